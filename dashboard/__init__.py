@@ -1,0 +1,1 @@
+"""The live Streamlit dashboard: `streamlit run dashboard/app.py` (or `just dashboard`)."""

@@ -1,0 +1,221 @@
+"""The dashboard's questions to the lake, as plain functions returning DataFrames.
+
+No Streamlit here, and parameterised SQL only: user input is always a bound `?` parameter,
+never pasted into the SQL text. Windows are relative to the newest reading in the lake
+(`data_now`), so a replayed or simulated past looks as live as the present.
+
+>>> import tempfile
+>>> from dataflows import lake
+>>> with tempfile.TemporaryDirectory() as folder:
+...     con = lake.connect(folder)
+...     overview(con)["sensors_reporting"]
+0
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from dataflows.schema import SENSOR_TYPES
+
+RECENT = timedelta(minutes=5)
+"""Window over which sensors count as reporting and readings/s is measured."""
+
+
+def data_now(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """Timestamp of the newest one-minute aggregate or reading, or None for an empty lake."""
+    row = con.execute(
+        "SELECT greatest((SELECT max(minute) + INTERVAL 1 MINUTE FROM readings_1m),"
+        " (SELECT max(ts) FROM readings))"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def overview(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | datetime | None]:
+    """Headline figures: sensors reporting, readings/s, open alerts, dead letters."""
+    now = data_now(con)
+    if now is None:
+        return {
+            "now": None,
+            "sensors_total": 0,
+            "sensors_reporting": 0,
+            "readings_per_s": 0.0,
+            "open_alerts": 0,
+            "dead_letters_1h": 0,
+            "readings_total": 0,
+        }
+    since = now - RECENT
+    reporting, recent = con.execute(
+        "SELECT count(DISTINCT sensor_id), count(*) FROM readings WHERE ts > ?", [since]
+    ).fetchone()
+    sensors_total = con.execute("SELECT count(*) FROM sensors").fetchone()[0]
+    open_alerts = con.execute("SELECT count(*) FROM alerts WHERE closed_at IS NULL").fetchone()[0]
+    dead = con.execute(
+        "SELECT count(*) FROM dead_letters WHERE received_at > now() - INTERVAL 1 HOUR"
+    ).fetchone()[0]
+    total = con.execute("SELECT count(*) FROM readings").fetchone()[0]
+    return {
+        "now": now,
+        "sensors_total": sensors_total,
+        "sensors_reporting": reporting,
+        "readings_per_s": recent / RECENT.total_seconds(),
+        "open_alerts": open_alerts,
+        "dead_letters_1h": dead,
+        "readings_total": total,
+    }
+
+
+def sensor_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every sensor with its location and status: alert, anomalous, silent or ok."""
+    now = data_now(con)
+    since = (now or datetime.now()) - RECENT
+    return con.execute(
+        """
+        WITH recent AS (
+            SELECT sensor_id, bool_or(is_anomaly) AS anomalous, max(ts) AS last_ts
+            FROM readings WHERE ts > ? GROUP BY sensor_id
+        ), open_alerts AS (
+            SELECT DISTINCT sensor_id FROM alerts WHERE closed_at IS NULL
+        )
+        SELECT s.sensor_id, s.type, s.district, s.lat, s.lon,
+               CASE WHEN o.sensor_id IS NOT NULL THEN 'alert'
+                    WHEN r.sensor_id IS NULL THEN 'silent'
+                    WHEN r.anomalous THEN 'anomalous'
+                    ELSE 'ok' END AS status,
+               r.last_ts
+        FROM sensors s
+        LEFT JOIN recent r USING (sensor_id)
+        LEFT JOIN open_alerts o USING (sensor_id)
+        ORDER BY s.sensor_id
+        """,
+        [since],
+    ).df()
+
+
+def throughput(con: duckdb.DuckDBPyConnection, hours: float = 6.0) -> pd.DataFrame:
+    """Readings and anomalies per minute over the last `hours` of data."""
+    now = data_now(con)
+    if now is None:
+        return pd.DataFrame(columns=["minute", "readings", "anomalies"])
+    return con.execute(
+        "SELECT minute, sum(n)::BIGINT AS readings, sum(anomalies)::BIGINT AS anomalies "
+        "FROM readings_1m WHERE minute > ? GROUP BY minute ORDER BY minute",
+        [now - timedelta(hours=hours)],
+    ).df()
+
+
+def alerts(
+    con: duckdb.DuckDBPyConnection,
+    status: str = "all",
+    sensor_types: list[str] | None = None,
+    districts: list[str] | None = None,
+    search: str = "",
+    limit: int = 500,
+) -> pd.DataFrame:
+    """Alerts, newest first, filtered by status, type, district and a sensor-id search."""
+    where = ["1 = 1"]
+    params: list = []
+    if status == "open":
+        where.append("a.closed_at IS NULL")
+    elif status == "closed":
+        where.append("a.closed_at IS NOT NULL")
+    if sensor_types:
+        where.append("list_contains(?, a.sensor_type)")
+        params.append(list(sensor_types))
+    if districts:
+        where.append("list_contains(?, s.district)")
+        params.append(list(districts))
+    if search:
+        where.append("contains(lower(a.sensor_id), lower(?))")
+        params.append(search)
+    params.append(int(limit))
+    return con.execute(
+        f"""
+        SELECT a.opened_at, a.closed_at,
+               CASE WHEN a.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status,
+               a.sensor_id, a.sensor_type, s.district, a.metrics, a.peak_score,
+               a.anomalous_readings, a.kind, a.detector, a.alert_id
+        FROM alerts a LEFT JOIN sensors s USING (sensor_id)
+        WHERE {" AND ".join(where)}
+        ORDER BY a.opened_at DESC
+        LIMIT ?
+        """,
+        params,
+    ).df()
+
+
+def sensors(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The sensor registry."""
+    return con.execute(
+        "SELECT sensor_id, type, district, lat, lon, unit FROM sensors ORDER BY sensor_id"
+    ).df()
+
+
+def sensor_metrics(sensor_type: str) -> list[str]:
+    """Metric names of a sensor type, in schema order."""
+    return [metric.name for metric in SENSOR_TYPES.get(sensor_type, ())]
+
+
+def sensor_series(
+    con: duckdb.DuckDBPyConnection, sensor_id: str, metric: str, hours: float
+) -> pd.DataFrame:
+    """One metric of one sensor over the last `hours` of its data: value, score, flag."""
+    return con.execute(
+        """
+        SELECT ts, value, score, is_anomaly FROM readings
+        WHERE sensor_id = ? AND metric = ?
+          AND ts > (SELECT max(ts) FROM readings WHERE sensor_id = ?) - to_seconds(?)
+        ORDER BY ts
+        """,
+        [sensor_id, metric, sensor_id, float(hours) * 3600],
+    ).df()
+
+
+def sensor_labels(con: duckdb.DuckDBPyConnection, sensor_id: str) -> pd.DataFrame:
+    """Ground-truth labels of one sensor (simulator or replay), if any."""
+    return con.execute(
+        "SELECT kind, metric, start_ts, end_ts, event_id FROM labels "
+        "WHERE sensor_id = ? ORDER BY start_ts",
+        [sensor_id],
+    ).df()
+
+
+def sensor_alerts(con: duckdb.DuckDBPyConnection, sensor_id: str) -> pd.DataFrame:
+    """Alerts of one sensor, newest first."""
+    return con.execute(
+        "SELECT opened_at, closed_at, metrics, peak_score, anomalous_readings FROM alerts "
+        "WHERE sensor_id = ? ORDER BY opened_at DESC",
+        [sensor_id],
+    ).df()
+
+
+def dead_letters_by_reason(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Dead letters counted by reason category (the text before the first colon) and source."""
+    return con.execute(
+        "SELECT split_part(reason, ':', 1) AS reason, source, count(*) AS count "
+        "FROM dead_letters GROUP BY ALL ORDER BY count DESC"
+    ).df()
+
+
+def dead_letters_over_time(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Dead letters per minute of arrival and reason category, over the last 24 hours."""
+    return con.execute(
+        "SELECT date_trunc('minute', received_at) AS minute, split_part(reason, ':', 1) AS reason,"
+        " count(*) AS count FROM dead_letters"
+        " WHERE received_at > now() - INTERVAL 24 HOUR GROUP BY ALL ORDER BY minute"
+    ).df()
+
+
+def recent_dead_letters(
+    con: duckdb.DuckDBPyConnection, reason: str | None = None, limit: int = 200
+) -> pd.DataFrame:
+    """The newest dead letters, optionally of one reason category."""
+    return con.execute(
+        "SELECT received_at, source, position, sensor_id, reason, payload FROM dead_letters "
+        "WHERE ? IS NULL OR split_part(reason, ':', 1) = ? "
+        "ORDER BY received_at DESC LIMIT ?",
+        [reason, reason, int(limit)],
+    ).df()

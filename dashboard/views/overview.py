@@ -1,0 +1,90 @@
+"""City overview: headline figures, a map of sensors coloured by status, readings per minute."""
+
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.lake_access import SETTINGS, lake_ready, query
+
+STATUS_COLOURS = {"ok": "#2e7d32", "anomalous": "#f9a825", "alert": "#c62828", "silent": "#757575"}
+
+st.title("City overview")
+
+
+@st.fragment(run_every=SETTINGS.dashboard_refresh_s)
+def live_overview() -> None:
+    figures = query("overview")
+    if figures["now"] is None:
+        st.info("The lake is empty so far: the flow has not written any reading yet.")
+        return
+    cols = st.columns(5)
+    cols[0].metric(
+        "Sensors reporting", f"{figures['sensors_reporting']:,} / {figures['sensors_total']:,}"
+    )
+    cols[1].metric("Readings/s", f"{figures['readings_per_s']:,.1f}")
+    cols[2].metric("Open alerts", f"{figures['open_alerts']:,}")
+    cols[3].metric("Dead letters (1 h)", f"{figures['dead_letters_1h']:,}")
+    cols[4].metric("Readings stored", f"{figures['readings_total']:,}")
+    st.caption(
+        f"Data up to {figures['now']:%Y-%m-%d %H:%M:%S} UTC; 'reporting' and readings/s over "
+        "the last 5 minutes of data. Refreshes every "
+        f"{SETTINGS.dashboard_refresh_s:g} s."
+    )
+
+    status = query("sensor_status")
+    left, right = st.columns([3, 2])
+    with left:
+        fig = px.scatter_map(
+            status,
+            lat="lat",
+            lon="lon",
+            color="status",
+            color_discrete_map=STATUS_COLOURS,
+            category_orders={"status": list(STATUS_COLOURS)},
+            hover_name="sensor_id",
+            hover_data={"type": True, "district": True, "lat": False, "lon": False},
+            zoom=11.5,
+            height=520,
+            map_style=SETTINGS.map_style,
+        )
+        fig.update_traces(marker={"size": 10})
+        fig.update_layout(margin={"l": 0, "r": 0, "t": 0, "b": 0}, legend_title_text="status")
+        st.plotly_chart(fig, key="sensor_map")
+    with right:
+        counts = status.groupby(["district", "status"]).size().reset_index(name="sensors")
+        bar = px.bar(
+            counts,
+            x="sensors",
+            y="district",
+            color="status",
+            color_discrete_map=STATUS_COLOURS,
+            orientation="h",
+            height=520,
+            title="Sensors by district and status",
+        )
+        bar.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0}, showlegend=False)
+        st.plotly_chart(bar, key="district_bar")
+
+    per_minute = query("throughput")
+    line = go.Figure()
+    line.add_scatter(x=per_minute["minute"], y=per_minute["readings"], name="readings")
+    line.add_bar(
+        x=per_minute["minute"],
+        y=per_minute["anomalies"],
+        name="anomalous readings",
+        yaxis="y2",
+        marker_color="#c62828",
+    )
+    line.update_layout(
+        title="Readings per minute (last 6 hours of data)",
+        height=300,
+        margin={"l": 0, "r": 0, "t": 40, "b": 0},
+        yaxis={"title": "readings"},
+        yaxis2={"title": "anomalous", "overlaying": "y", "side": "right", "showgrid": False},
+        legend={"orientation": "h"},
+    )
+    st.plotly_chart(line, key="throughput")
+
+
+if lake_ready():
+    live_overview()

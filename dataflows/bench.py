@@ -1,0 +1,169 @@
+"""`just bench`: throughput of the full flow against the bare detectors, in one process run.
+
+1. The full city flow (simulator → validation → per-sensor detectors → aggregates, alerts →
+   lake) on one worker, as fast as possible, into a temporary lake.
+2. The same default detectors and thresholds fed the same validated readings in a bare
+   Python loop (no Bytewax, no lake): the ceiling the flow is compared with.
+
+Prints readings/s of each, their ratio, µs per reading and peak RSS; `--json` prints the
+same figures as one JSON object. Sizes come from `--sensors` and `--hours`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bytewax.testing import run_main
+
+from dataflows import lake
+from dataflows.city import build_flow
+from dataflows.schema import METRIC_INDEX, Label, validate
+from dataflows.settings import Settings
+from dataflows.simulation import City, PartitionSimulator
+from online_models.anomaly import AdaptiveThreshold, default_detector
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+TARGET_FLOW_RATE = 50_000.0
+TARGET_RATIO = 0.5
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def bench_flow(settings: Settings) -> dict[str, float]:
+    """Run the full flow once; readings/s counted from what reached the lake."""
+    with tempfile.TemporaryDirectory(prefix="city-bench-") as folder:
+        settings = replace(settings, lake=Path(folder))
+        flow = build_flow(settings)
+        started = time.perf_counter()
+        run_main(flow)
+        seconds = time.perf_counter() - started
+        con = lake.connect(settings.lake, read_only=True)
+        readings = con.sql("SELECT count(*) FROM readings").fetchone()[0]
+        con.close()
+    return {"readings": readings, "seconds": seconds, "readings_per_s": readings / seconds}
+
+
+def simulated_readings(settings: Settings) -> list[tuple[str, str, int, dict[str, float]]]:
+    """The validated readings the simulator produces for these settings, in stream order."""
+    city = City(settings.sim_seed, settings.sim_sensors)
+    start_ms = int(START.timestamp() * 1000)
+    end_ms = start_ms + int((settings.sim_hours or 1) * 3_600_000)
+    out = []
+    for p in range(settings.sim_partitions):
+        sim = PartitionSimulator(city, p, settings.sim_partitions, start_ms, end_ms)
+        for raw in sim.advance(end_ms + 1):
+            if isinstance(raw, Label):
+                continue
+            reading, _ = validate(raw, "bench")
+            if reading is not None:
+                out.append((reading.sensor_id, reading.type, reading.ts_ms, reading.values))
+    return out
+
+
+def bench_bare(readings: list[tuple[str, str, int, dict[str, float]]]) -> dict[str, float]:
+    """Score, flag and learn every metric of every reading with fresh default detectors."""
+    models: dict[tuple[str, str], tuple] = {}
+    count = 0
+    started = time.perf_counter()
+    for sensor_id, sensor_type, ts_ms, values in readings:
+        t = ts_ms / 1000.0
+        for metric, value in values.items():
+            model = models.get((sensor_id, metric))
+            if model is None:
+                signal = METRIC_INDEX[(sensor_type, metric)].signal
+                model = models[(sensor_id, metric)] = (
+                    default_detector(signal),
+                    AdaptiveThreshold(),
+                )
+            detector, threshold = model
+            x = {"value": value, "t": t}
+            score = detector.score_one(x)
+            threshold.classify(score)
+            detector.learn_one(x)
+            threshold.learn_one(score)
+            count += 1
+    seconds = time.perf_counter() - started
+    return {"readings": count, "seconds": seconds, "readings_per_s": count / seconds}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--sensors", type=int, default=200)
+    parser.add_argument("--hours", type=float, default=24.0, help="simulated hours")
+    args = parser.parse_args(argv)
+
+    settings = replace(
+        Settings.from_env({}),
+        sim_sensors=args.sensors,
+        sim_hours=args.hours,
+        sim_speedup=0.0,
+        sim_start=START,
+        compact_every_s=0.0,
+    )
+    _progress(f"full flow: {args.sensors} sensors, {args.hours:g} simulated hours, 1 worker")
+    flow = bench_flow(settings)
+    flow_rss = peak_rss_mb()
+    _progress(f"  {flow['readings']:,} readings in {flow['seconds']:.1f} s")
+    _progress("bare detectors: materialising the same readings")
+    readings = simulated_readings(settings)
+    _progress(f"  scoring {sum(len(r[3]) for r in readings):,} readings")
+    bare = bench_bare(readings)
+    ratio = flow["readings_per_s"] / bare["readings_per_s"]
+    result = {
+        "sensors": args.sensors,
+        "simulated_hours": args.hours,
+        "flow_readings": flow["readings"],
+        "flow_seconds": round(flow["seconds"], 3),
+        "flow_readings_per_s": round(flow["readings_per_s"]),
+        "flow_us_per_reading": round(1e6 / flow["readings_per_s"], 2),
+        "flow_peak_rss_mb": round(flow_rss, 1),
+        "bare_readings": bare["readings"],
+        "bare_readings_per_s": round(bare["readings_per_s"]),
+        "bare_us_per_reading": round(1e6 / bare["readings_per_s"], 2),
+        "ratio_flow_to_bare": round(ratio, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "target_flow_readings_per_s": TARGET_FLOW_RATE,
+        "target_ratio": TARGET_RATIO,
+        "cpu_count": os.cpu_count(),
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    meets = {True: "meets target", False: "BELOW target"}
+    print(f"{'':28}{'flow (1 worker)':>18}{'bare detectors':>18}")
+    print(f"{'readings':28}{result['flow_readings']:>18,}{result['bare_readings']:>18,}")
+    print(
+        f"{'readings/s':28}{result['flow_readings_per_s']:>18,}{result['bare_readings_per_s']:>18,}"
+    )
+    print(
+        f"{'µs per reading':28}{result['flow_us_per_reading']:>18}"
+        f"{result['bare_us_per_reading']:>18}"
+    )
+    print(f"{'peak RSS (MiB)':28}{result['flow_peak_rss_mb']:>18}{result['peak_rss_mb']:>18}")
+    print(
+        f"flow readings/s {result['flow_readings_per_s']:,} vs target {TARGET_FLOW_RATE:,.0f}: "
+        f"{meets[result['flow_readings_per_s'] >= TARGET_FLOW_RATE]}"
+    )
+    print(f"ratio flow/bare {ratio:.3f} vs target {TARGET_RATIO}: {meets[ratio >= TARGET_RATIO]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,329 @@
+"""The lake: one module owns its schema, its connections, its writes and its compaction.
+
+Tables live in a DuckLake lake: a SQLite catalog (`<lake>/catalog.sqlite`) and Parquet files
+(`<lake>/files/`). Any number of processes can read while one or more write; every write
+of the flow is one transaction, so a reader sees a micro-batch entirely or not at all.
+
+DuckDB's `ducklake` and `sqlite` extensions come from the `duckdb-extension-*` wheels, so
+nothing is downloaded at run time.
+
+>>> import tempfile
+>>> with tempfile.TemporaryDirectory() as folder:
+...     con = connect(folder)
+...     con.sql("SELECT count(*) FROM readings").fetchone()
+(0,)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from dataflows.rows import Rows
+from dataflows.schema import SENSOR_TYPES
+
+log = logging.getLogger(__name__)
+
+CATALOG = "lake"
+"""Name under which the lake is attached; `USE lake` makes its tables the default."""
+
+TS = pa.timestamp("ms", tz="UTC")
+BUSY_TIMEOUT_MS = 10_000
+"""How long a catalog access waits for another process's lock before failing."""
+
+TABLES: dict[str, list[tuple[str, str, pa.DataType]]] = {
+    "sensors": [
+        ("sensor_id", "VARCHAR", pa.string()),
+        ("type", "VARCHAR", pa.string()),
+        ("district", "VARCHAR", pa.string()),
+        ("lat", "DOUBLE", pa.float64()),
+        ("lon", "DOUBLE", pa.float64()),
+        ("unit", "VARCHAR", pa.string()),
+        ("first_seen", "TIMESTAMPTZ", TS),
+    ],
+    "readings": [
+        ("sensor_id", "VARCHAR", pa.string()),
+        ("ts", "TIMESTAMPTZ", TS),
+        ("metric", "VARCHAR", pa.string()),
+        ("value", "DOUBLE", pa.float64()),
+        ("score", "DOUBLE", pa.float64()),
+        ("is_anomaly", "BOOLEAN", pa.bool_()),
+    ],
+    "readings_1m": [
+        ("sensor_id", "VARCHAR", pa.string()),
+        ("metric", "VARCHAR", pa.string()),
+        ("minute", "TIMESTAMPTZ", TS),
+        ("n", "INTEGER", pa.int32()),
+        ("mean", "DOUBLE", pa.float64()),
+        ("min", "DOUBLE", pa.float64()),
+        ("max", "DOUBLE", pa.float64()),
+        ("anomalies", "INTEGER", pa.int32()),
+        ("max_score", "DOUBLE", pa.float64()),
+    ],
+    "alerts": [
+        ("alert_id", "VARCHAR", pa.string()),
+        ("sensor_id", "VARCHAR", pa.string()),
+        ("sensor_type", "VARCHAR", pa.string()),
+        ("kind", "VARCHAR", pa.string()),
+        ("metrics", "VARCHAR", pa.string()),
+        ("opened_at", "TIMESTAMPTZ", TS),
+        ("closed_at", "TIMESTAMPTZ", TS),
+        ("peak_score", "DOUBLE", pa.float64()),
+        ("anomalous_readings", "INTEGER", pa.int32()),
+        ("detector", "VARCHAR", pa.string()),
+    ],
+    "labels": [
+        ("sensor_id", "VARCHAR", pa.string()),
+        ("kind", "VARCHAR", pa.string()),
+        ("metric", "VARCHAR", pa.string()),
+        ("start_ts", "TIMESTAMPTZ", TS),
+        ("end_ts", "TIMESTAMPTZ", TS),
+        ("event_id", "VARCHAR", pa.string()),
+        ("district", "VARCHAR", pa.string()),
+    ],
+    "dead_letters": [
+        ("received_at", "TIMESTAMPTZ", TS),
+        ("source", "VARCHAR", pa.string()),
+        ("position", "VARCHAR", pa.string()),
+        ("sensor_id", "VARCHAR", pa.string()),
+        ("reason", "VARCHAR", pa.string()),
+        ("payload", "VARCHAR", pa.string()),
+    ],
+    "metrics": [
+        ("sensor_type", "VARCHAR", pa.string()),
+        ("metric", "VARCHAR", pa.string()),
+        ("unit", "VARCHAR", pa.string()),
+        ("low", "DOUBLE", pa.float64()),
+        ("high", "DOUBLE", pa.float64()),
+        ("description", "VARCHAR", pa.string()),
+    ],
+}
+"""Every table: (column, DuckDB type, Arrow type), in the order of the row tuples."""
+
+_CLOSURES = [
+    ("alert_id", "VARCHAR", pa.string()),
+    ("closed_at", "TIMESTAMPTZ", TS),
+    ("peak_score", "DOUBLE", pa.float64()),
+    ("metrics", "VARCHAR", pa.string()),
+    ("anomalous_readings", "INTEGER", pa.int32()),
+]
+
+
+def extension_dir() -> Path:
+    """A folder laid out as DuckDB's extension directory, pointing at the PyPI wheels' files.
+
+    The sqlite wheel ships `sqlite.duckdb_extension`, whose entry point DuckDB knows as
+    `sqlite_scanner`, so the folder links it under that name.
+    """
+    import duckdb_extension_ducklake
+    import duckdb_extension_sqlite
+
+    version = duckdb.__version__
+    links = {
+        "ducklake": _wheel_file(duckdb_extension_ducklake, "ducklake", version),
+        "sqlite_scanner": _wheel_file(duckdb_extension_sqlite, "sqlite", version),
+    }
+    folder = Path(duckdb_extension_ducklake.__path__[0]).parent / ".city_duckdb_extensions"
+    try:
+        folder = folder / f"v{version}"
+        folder.mkdir(parents=True, exist_ok=True)
+    except PermissionError:  # a read-only environment: use the user's cache instead
+        folder = Path.home() / ".cache" / "city-stream-analytics" / f"duckdb-v{version}"
+        folder.mkdir(parents=True, exist_ok=True)
+    for name, target in links.items():
+        link = folder / f"{name}.duckdb_extension"
+        if not link.exists():
+            tmp = folder / f".{name}.{os.getpid()}"
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(target)
+            tmp.replace(link)
+    return folder
+
+
+def _wheel_file(module: object, name: str, version: str) -> Path:
+    path = Path(module.__path__[0]) / "extensions" / f"v{version}" / f"{name}.duckdb_extension"  # type: ignore[attr-defined]
+    if not path.exists():
+        raise RuntimeError(
+            f"{path} is missing: install duckdb-extension-{name}=={version} (same as duckdb)"
+        )
+    return path
+
+
+def attach_sql(lake: str | os.PathLike, read_only: bool = False) -> str:
+    """SQL that loads the extensions and attaches the lake as `lake` (also for the CLI)."""
+    folder = Path(lake).resolve()
+    ext = extension_dir()
+    catalog = folder / "catalog.sqlite"
+    data = folder / "files"
+    options = f"DATA_PATH '{_quote(str(data))}/', META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}"
+    options += ", READ_ONLY" if read_only else ", META_JOURNAL_MODE 'WAL'"
+    return (
+        f"LOAD '{_quote(str(ext / 'sqlite_scanner.duckdb_extension'))}'; "
+        f"LOAD '{_quote(str(ext / 'ducklake.duckdb_extension'))}'; "
+        f"ATTACH 'ducklake:sqlite:{_quote(str(catalog))}' AS {CATALOG} ({options}); "
+        f"USE {CATALOG};"
+    )
+
+
+def _quote(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def connect(lake: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake attached (created with its schema if missing)."""
+    folder = Path(lake)
+    if read_only and not (folder / "catalog.sqlite").exists():
+        raise FileNotFoundError(f"no lake at {folder} (run a flow first, or set CITY_LAKE)")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "files").mkdir(exist_ok=True)
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET python_enable_replacements = false")  # a table name is never a variable
+    if read_only:
+        con.execute(attach_sql(folder, read_only=True))
+        return con
+    # writers starting together (workers, processes) take turns creating the catalog
+    with writer_lock(folder):
+        con.execute(attach_sql(folder))
+        ensure_schema(con)
+    return con
+
+
+@contextmanager
+def writer_lock(lake: str | os.PathLike) -> Iterator[None]:
+    """Exclusive among this machine's writers of one lake; readers never take it.
+
+    SQLite lets one process write the catalog at a time and may refuse, rather than wait,
+    a commit that races another (a read-to-write lock upgrade), so our writers commit in
+    turn. Each holds it only for one micro-batch's commit.
+    """
+    with open(Path(lake) / ".writer.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new connection to the same database (for another thread), using the lake."""
+    cur = con.cursor()
+    cur.execute(f"USE {CATALOG}")
+    return cur
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create missing tables (idempotent, safe when several writers start together)."""
+    for attempt in range(10):
+        try:
+            con.execute("BEGIN")
+            for table, columns in TABLES.items():
+                body = ", ".join(f'"{name}" {sql_type}' for name, sql_type, _ in columns)
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+            con.execute("COMMIT")
+            break
+        except duckdb.TransactionException:
+            con.execute("ROLLBACK")
+            time.sleep(0.05 * (attempt + 1))
+    if con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 0:
+        rows = [
+            (sensor_type, m.name, m.unit, m.low, m.high, m.description)
+            for sensor_type, metrics in SENSOR_TYPES.items()
+            for m in metrics
+        ]
+        with transaction(con):
+            _insert(con, "metrics", TABLES["metrics"], rows)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on error."""
+    con.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def arrow_table(columns: list[tuple[str, str, pa.DataType]], rows: list[tuple]) -> pa.Table:
+    """Row tuples as an Arrow table with the lake's types."""
+    data = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+    return pa.table(
+        [pa.array(col, type=arrow) for (_, _, arrow), col in zip(columns, data, strict=True)],
+        names=[name for name, _, _ in columns],
+    )
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list, rows: list) -> None:
+    con.register("_batch", arrow_table(columns, rows))
+    try:
+        if table == "sensors":
+            con.execute(
+                "INSERT INTO sensors SELECT * FROM _batch "
+                "WHERE sensor_id NOT IN (SELECT sensor_id FROM sensors)"
+            )
+        else:
+            con.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+    finally:
+        con.unregister("_batch")
+
+
+def write(con: duckdb.DuckDBPyConnection, rows: Rows, lake: str | os.PathLike) -> None:
+    """Write one micro-batch into the lake at `lake` in one transaction."""
+    for attempt in range(20):
+        try:
+            with writer_lock(lake), transaction(con):
+                for table in ("sensors", "readings", "readings_1m", "alerts", "labels"):
+                    batch = getattr(rows, table)
+                    if batch:
+                        _insert(con, table, TABLES[table], batch)
+                if rows.dead_letters:
+                    _insert(con, "dead_letters", TABLES["dead_letters"], rows.dead_letters)
+                if rows.alert_closures:
+                    _close_alerts(con, rows.alert_closures)
+            return
+        except (duckdb.TransactionException, duckdb.IOException) as error:
+            # a writer on another machine (shared folder) or a compaction can still conflict
+            if attempt == 19:
+                raise
+            log.warning("lake write conflict, retrying: %s", error)
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[tuple]) -> None:
+    con.register("_closures", arrow_table(_CLOSURES, closures))
+    try:
+        con.execute(
+            "UPDATE alerts SET closed_at = c.closed_at, peak_score = c.peak_score, "
+            "metrics = c.metrics, anomalous_readings = c.anomalous_readings "
+            "FROM _closures AS c WHERE alerts.alert_id = c.alert_id"
+        )
+    finally:
+        con.unregister("_closures")
+
+
+def compact(
+    con: duckdb.DuckDBPyConnection, lake: str | os.PathLike, keep_snapshots_s: float = 3600.0
+) -> None:
+    """Merge small Parquet files, expire old snapshots and delete the files they freed.
+
+    Files are deleted only once their snapshots are older than `keep_snapshots_s`, so a
+    reader in the middle of a query never loses a file under it.
+    """
+    with writer_lock(lake):
+        con.execute(f"CALL ducklake_merge_adjacent_files('{CATALOG}')")
+        older = f"now() - to_seconds({float(keep_snapshots_s)})"
+        con.execute(f"CALL ducklake_expire_snapshots('{CATALOG}', older_than => {older})")
+        con.execute(f"CALL ducklake_cleanup_old_files('{CATALOG}', older_than => {older})")

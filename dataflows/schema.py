@@ -1,0 +1,248 @@
+"""Typed records of the city pipeline and the validation of raw sensor messages.
+
+A raw message is what a gateway sends (the simulator sends the same shape)::
+
+    {"sensor_id": "traffic-0001", "type": "traffic_loop",
+     "ts": 1767225600000 or "2026-01-01T00:00:00Z",
+     "values": {"flow": 812.0, "speed": 47.5, "occupancy": 18.2},
+     "district": "Centre", "lat": 52.37, "lon": 4.89}   # location is optional
+
+`validate` turns it into a `Reading` plus one `DeadLetter` per part it had to reject:
+a bad metric value is rejected on its own, the message's valid metrics are kept.
+
+>>> ok, rejected = validate(
+...     {"sensor_id": "noise-7", "type": "noise", "ts": "2026-01-01T08:00:00Z",
+...      "values": {"laeq": 61.5, "pm25": 3}}, source="example")
+>>> ok.sensor_id, ok.ts_ms, ok.values
+('noise-7', 1767254400000, {'laeq': 61.5})
+>>> [d.reason for d in rejected]
+["unknown_metric: 'pm25' is not a metric of noise"]
+>>> validate({"sensor_id": "x", "type": "boat"}, source="example")[1][0].reason
+"unknown_type: 'boat'"
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+
+class Metric(NamedTuple):
+    """One measured quantity of a sensor type, with its unit and physically possible range."""
+
+    name: str
+    unit: str
+    low: float
+    high: float
+    description: str
+    signal: str = "rhythmic"  # kind of signal, picks the default detector
+
+
+SENSOR_TYPES: dict[str, tuple[Metric, ...]] = {
+    "traffic_loop": (
+        Metric("flow", "veh/h", 0, 10_000, "vehicles per hour over the loop", "count"),
+        Metric("speed", "km/h", 0, 250, "mean vehicle speed"),
+        Metric("occupancy", "%", 0, 100, "share of time the loop is occupied", "count"),
+    ),
+    "air_quality": (
+        Metric("pm25", "µg/m³", 0, 2_000, "fine particulate matter PM2.5"),
+        Metric("no2", "µg/m³", 0, 2_000, "nitrogen dioxide"),
+    ),
+    "noise": (Metric("laeq", "dB(A)", 0, 160, "A-weighted equivalent sound level"),),
+    "energy": (Metric("power", "kW", 0, 100_000, "building electrical load"),),
+    "water": (
+        Metric("pressure", "bar", 0, 25, "network pressure", "steady"),
+        Metric("flow", "m³/h", 0, 100_000, "network flow"),
+    ),
+}
+"""Known sensor types and their metrics. A new sensor of a known type is accepted as is."""
+
+METRIC_INDEX: dict[tuple[str, str], Metric] = {
+    (sensor_type, metric.name): metric
+    for sensor_type, metrics in SENSOR_TYPES.items()
+    for metric in metrics
+}
+
+_MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+_MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
+_MAX_ID_LENGTH = 128
+_MAX_PAYLOAD_CHARS = 4_000
+
+
+class Reading(NamedTuple):
+    """A validated message: one sensor, one timestamp, one or more metric values."""
+
+    sensor_id: str
+    type: str
+    ts_ms: int
+    values: dict[str, float]
+    district: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+
+class DeadLetter(NamedTuple):
+    """A rejected record or part of one, with the reason and where it came from."""
+
+    received_ms: int
+    source: str
+    position: str | None
+    sensor_id: str | None
+    reason: str
+    payload: str
+
+
+class Label(NamedTuple):
+    """Ground truth: an injected anomaly on one sensor (or all its metrics if `metric` is None)."""
+
+    sensor_id: str
+    kind: str
+    metric: str | None
+    start_ms: int
+    end_ms: int
+    event_id: str | None
+    district: str
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds (UTC)."""
+    return int(datetime.now(UTC).timestamp() * 1000)
+
+
+def payload_text(raw: Any) -> str:
+    """The raw record as text for the dead-letter table, truncated to a sane size."""
+    if isinstance(raw, bytes | bytearray):
+        text = bytes(raw).decode("utf-8", errors="backslashreplace")
+    elif isinstance(raw, str):
+        text = raw
+    else:
+        try:
+            text = json.dumps(raw, default=repr, allow_nan=True, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = repr(raw)
+    return text if len(text) <= _MAX_PAYLOAD_CHARS else text[:_MAX_PAYLOAD_CHARS] + "…"
+
+
+def parse_ts_ms(value: Any) -> int:
+    """Epoch milliseconds from epoch ms (int/float) or an ISO 8601 string with a UTC offset.
+
+    >>> parse_ts_ms("2026-01-01T00:00:01.5+00:00"), parse_ts_ms(1767225601500)
+    (1767225601500, 1767225601500)
+    >>> parse_ts_ms("2026-01-01 00:00:00")
+    Traceback (most recent call last):
+    ...
+    ValueError: timestamp without a time zone: '2026-01-01 00:00:00'
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"timestamp must be epoch ms or ISO 8601, got {value!r}")
+    if isinstance(value, int):
+        ts = value
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"timestamp is not finite: {value!r}")
+        ts = int(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"unparseable timestamp: {value[:64]!r}") from None
+        if parsed.tzinfo is None:
+            raise ValueError(f"timestamp without a time zone: {value[:64]!r}")
+        ts = round(parsed.timestamp() * 1000)
+    else:
+        raise ValueError(f"timestamp must be epoch ms or ISO 8601, got {type(value).__name__}")
+    if not _MIN_TS_MS <= ts < _MAX_TS_MS:
+        raise ValueError(f"timestamp outside 2000-2100: {value!r}")
+    return ts
+
+
+def validate(
+    raw: Any, source: str, position: str | None = None
+) -> tuple[Reading | None, list[DeadLetter]]:
+    """Check a raw message against the schema; see the module docstring."""
+    try:
+        return _validate(raw, source, position)
+    except _Rejected as rejected:
+        sensor_id = raw.get("sensor_id") if isinstance(raw, dict) else None
+        if not isinstance(sensor_id, str):
+            sensor_id = None
+        letter = DeadLetter(
+            now_ms(), source, position, sensor_id, rejected.reason, payload_text(raw)
+        )
+        return None, [letter]
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _validate(
+    raw: Any, source: str, position: str | None
+) -> tuple[Reading | None, list[DeadLetter]]:
+    if not isinstance(raw, dict):
+        raise _Rejected(f"not_an_object: got {type(raw).__name__}")
+    sensor_id = raw.get("sensor_id")
+    if not isinstance(sensor_id, str) or not sensor_id.strip():
+        raise _Rejected("missing_field: sensor_id must be a non-empty string")
+    if len(sensor_id) > _MAX_ID_LENGTH:
+        raise _Rejected(f"bad_field: sensor_id longer than {_MAX_ID_LENGTH} characters")
+    sensor_type = raw.get("type")
+    if sensor_type not in SENSOR_TYPES:
+        raise _Rejected(f"unknown_type: {sensor_type!r}")
+    if "ts" not in raw:
+        raise _Rejected("missing_field: ts")
+    try:
+        ts_ms = parse_ts_ms(raw["ts"])
+    except ValueError as error:
+        raise _Rejected(f"bad_timestamp: {error}") from None
+    values = raw.get("values")
+    if not isinstance(values, dict) or not values:
+        raise _Rejected("missing_field: values must be a non-empty object")
+    district, lat, lon = _location(raw)
+
+    good: dict[str, float] = {}
+    rejected: list[DeadLetter] = []
+    for name, value in values.items():
+        reason = _value_problem(sensor_type, name, value)
+        if reason is None:
+            good[name] = float(value)
+        else:
+            part = payload_text({"sensor_id": sensor_id, "ts": raw["ts"], name: value})
+            rejected.append(DeadLetter(now_ms(), source, position, sensor_id, reason, part))
+    if not good:
+        if len(rejected) == 1:
+            return None, [rejected[0]._replace(payload=payload_text(raw))]
+        return None, rejected
+    return Reading(sensor_id, sensor_type, ts_ms, good, district, lat, lon), rejected
+
+
+def _value_problem(sensor_type: str, name: Any, value: Any) -> str | None:
+    metric = METRIC_INDEX.get((sensor_type, name))
+    if metric is None:
+        return f"unknown_metric: {name!r} is not a metric of {sensor_type}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"bad_value: {name} must be a number, got {type(value).__name__}"
+    if not math.isfinite(value):
+        return f"bad_value: {name} is not finite ({value})"
+    if not metric.low <= value <= metric.high:
+        return f"out_of_range: {name} outside [{metric.low:g}, {metric.high:g}] {metric.unit}"
+    return None
+
+
+def _location(raw: dict) -> tuple[str | None, float | None, float | None]:
+    district = raw.get("district")
+    if district is not None and not isinstance(district, str):
+        raise _Rejected("bad_field: district must be a string")
+    lat, lon = raw.get("lat"), raw.get("lon")
+    for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _Rejected(f"bad_field: {name} must be a number")
+        if not -limit <= value <= limit:
+            raise _Rejected(f"bad_field: {name}={value} outside [-{limit}, {limit}]")
+    return district, lat, lon

@@ -1,0 +1,197 @@
+"""The per-sensor stateful step of the flow.
+
+It keeps everything the flow knows of one sensor: registration, duplicates, lateness,
+models, one-minute aggregates and alert episodes.
+
+For each validated `Reading` of a sensor, in arrival order:
+
+1. a reading for a timestamp the sensor already reported is a duplicate, and one whose
+   minute is already final (older than the allowed lateness) is late: both are
+   dead-lettered with the reason, nothing else changes;
+2. each metric is scored by its detector *before* the detector learns it, and flagged by
+   its adaptive threshold;
+3. the values go into their one-minute buckets, and the alert episode is updated.
+
+The state is snapshotted as pickled bytes, so it is immutable once taken.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bytewax.operators import StatefulBatchLogic
+from river import base
+
+from dataflows.aggregation import MinuteBuckets
+from dataflows.alerting import AlertEpisodes
+from dataflows.rows import Rows
+from dataflows.schema import METRIC_INDEX, SENSOR_TYPES, DeadLetter, Reading, now_ms, payload_text
+from online_models.anomaly import AdaptiveThreshold, default_detector
+
+DETECTOR_NAME = "default"
+"""Name of the detector configuration written with each alert."""
+
+
+def sensor_unit(sensor_type: str) -> str:
+    """Units of a sensor type's metrics, as stored in `sensors.unit`.
+
+    >>> sensor_unit("water")
+    'pressure bar, flow m³/h'
+    """
+    return ", ".join(f"{m.name} {m.unit}" for m in SENSOR_TYPES[sensor_type])
+
+
+@dataclass
+class MetricModel:
+    """The detector and threshold of one metric of one sensor."""
+
+    detector: base.AnomalyDetector
+    threshold: AdaptiveThreshold
+
+
+@dataclass
+class SensorState:
+    """What the flow remembers about one sensor."""
+
+    sensor_id: str
+    type: str
+    lateness_ms: int
+    buckets: MinuteBuckets
+    alerts: AlertEpisodes
+    max_ts_ms: int = 0
+    recent_ts: set[int] = field(default_factory=set)
+    models: dict[str, MetricModel] = field(default_factory=dict)
+
+
+class SensorLogic(StatefulBatchLogic):
+    """The per-sensor stateful step; emits one `Rows` per batch of readings."""
+
+    def __init__(self, lateness_ms: int, recovery_ms: int, resume: bytes | None = None) -> None:
+        self.lateness_ms = lateness_ms
+        self.recovery_ms = recovery_ms
+        self.state: SensorState | None = pickle.loads(resume) if resume is not None else None
+        self._idle_flush_at: datetime | None = None
+
+    def _new_state(self, reading: Reading, rows: Rows) -> SensorState:
+        rows.sensors.append(
+            (
+                reading.sensor_id,
+                reading.type,
+                reading.district,
+                reading.lat,
+                reading.lon,
+                sensor_unit(reading.type),
+                reading.ts_ms,
+            )
+        )
+        return SensorState(
+            reading.sensor_id,
+            reading.type,
+            self.lateness_ms,
+            MinuteBuckets(),
+            AlertEpisodes(self.recovery_ms),
+        )
+
+    def on_batch(self, values: list[Reading]) -> tuple[list[Rows], bool]:
+        rows = Rows()
+        for reading in values:
+            if self.state is None:
+                self.state = self._new_state(reading, rows)
+            self._process(self.state, reading, rows)
+        state = self.state
+        if state is not None and len(state.recent_ts) > 64:
+            state.recent_ts = {ts for ts in state.recent_ts if not state.buckets.is_late(ts)}
+        self._idle_flush_at = datetime.now(UTC) + timedelta(milliseconds=self.lateness_ms + 60_000)
+        return [rows], False
+
+    def _process(self, state: SensorState, reading: Reading, rows: Rows) -> None:
+        ts = reading.ts_ms
+        problem = None
+        if reading.type != state.type:
+            problem = f"type_mismatch: sensor is {state.type}, message says {reading.type}"
+        elif ts in state.recent_ts:
+            problem = "duplicate: the sensor already reported this timestamp"
+        elif state.buckets.is_late(ts):
+            problem = (
+                f"late: its minute closed {self.lateness_ms / 1000:.0f} s after the sensor's"
+                " later readings"
+            )
+        if problem is not None:
+            payload = payload_text(reading._asdict())
+            rows.dead_letters.append(
+                DeadLetter(now_ms(), "flow", None, reading.sensor_id, problem, payload)
+            )
+            return
+        state.recent_ts.add(ts)
+        if ts > state.max_ts_ms:
+            state.max_ts_ms = ts
+            closed = state.buckets.close_before(ts - self.lateness_ms)
+            if closed:
+                self._emit_minutes(state, closed, rows)
+
+        t = ts / 1000.0
+        flagged: dict[str, float] = {}
+        sensor_id = reading.sensor_id
+        models = state.models
+        buckets = state.buckets
+        out = rows.readings
+        for metric, value in reading.values.items():
+            model = models.get(metric)
+            if model is None:
+                signal = METRIC_INDEX[(state.type, metric)].signal
+                model = models[metric] = MetricModel(default_detector(signal), AdaptiveThreshold())
+            x = {"value": value, "t": t}
+            score = model.detector.score_one(x)
+            is_anomaly = model.threshold.classify(score)
+            model.detector.learn_one(x)
+            model.threshold.learn_one(score)
+            if is_anomaly:
+                flagged[metric] = score
+            out.append((sensor_id, ts, metric, value, score, is_anomaly))
+            buckets.add(metric, ts, value, score, is_anomaly)
+
+        change = state.alerts.observe(sensor_id, ts, flagged)
+        if change is not None:
+            if change[0] == "open":
+                _, alert_id, opened, score, metrics = change
+                rows.alerts.append(
+                    (
+                        alert_id,
+                        sensor_id,
+                        state.type,
+                        "anomaly",
+                        metrics,
+                        opened,
+                        None,
+                        score,
+                        1,
+                        DETECTOR_NAME,
+                    )
+                )
+            else:
+                _, alert_id, closed, peak, metrics, count = change
+                rows.alert_closures.append((alert_id, closed, peak, metrics, count))
+
+    def _emit_minutes(self, state: SensorState, minutes: list[tuple], rows: Rows) -> None:
+        sensor_id = state.sensor_id
+        rows.readings_1m.extend((sensor_id, *minute) for minute in minutes)
+
+    def on_notify(self) -> tuple[list[Rows], bool]:
+        """The sensor has been silent for a while (wall clock): its open minutes are final."""
+        return self.on_eof()
+
+    def on_eof(self) -> tuple[list[Rows], bool]:
+        if self.state is None:
+            return [], False
+        rows = Rows()
+        self._emit_minutes(self.state, self.state.buckets.close_all(), rows)
+        self._idle_flush_at = None
+        return ([rows] if rows.readings_1m else []), False
+
+    def notify_at(self) -> datetime | None:
+        return self._idle_flush_at
+
+    def snapshot(self) -> bytes:
+        return pickle.dumps(self.state, protocol=pickle.HIGHEST_PROTOCOL)

@@ -1,0 +1,133 @@
+"""All configuration, read once from `CITY_*` environment variables.
+
+Nothing else in the project reads the environment or hard-codes a path or host:
+every module takes a `Settings`.
+
+>>> s = Settings.from_env({"CITY_SIM_SENSORS": "50", "CITY_SIM_HOURS": "2"})
+>>> s.sim_sensors, s.sim_hours, s.sim_speedup
+(50, 2.0, 1.0)
+>>> Settings.from_env({"CITY_SIM_SENSORS": "lots"})
+Traceback (most recent call last):
+...
+ValueError: CITY_SIM_SENSORS must be an integer, got 'lots'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LAKE = PROJECT_ROOT / "data" / "lake"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-time configuration of flows, lake and dashboard."""
+
+    lake: Path = DEFAULT_LAKE
+    sim_sensors: int = 200
+    sim_hours: float | None = None
+    sim_speedup: float = 1.0
+    sim_seed: int = 42
+    sim_start: datetime | None = None
+    sim_backfill_hours: float = 0.0
+    sim_partitions: int = 4
+    sim_fault_rate: float = 1.0
+    allowed_lateness_s: float = 120.0
+    alert_recovery_s: float = 300.0
+    sink_flush_s: float = 1.0
+    sink_max_rows: int = 200_000
+    compact_every_s: float = 600.0
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8501
+    dashboard_refresh_s: float = 5.0
+    map_style: str = "carto-positron"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `env` (default: `os.environ`); unset keys keep their defaults."""
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        return cls(
+            lake=Path(reader.text("CITY_LAKE", str(DEFAULT_LAKE))).expanduser(),
+            sim_sensors=reader.integer("CITY_SIM_SENSORS", cls.sim_sensors, minimum=1),
+            sim_hours=reader.optional_number("CITY_SIM_HOURS"),
+            sim_speedup=reader.number("CITY_SIM_SPEEDUP", cls.sim_speedup, minimum=0.0),
+            sim_seed=reader.integer("CITY_SIM_SEED", cls.sim_seed, minimum=0),
+            sim_start=reader.timestamp("CITY_SIM_START"),
+            sim_backfill_hours=reader.number("CITY_SIM_BACKFILL_HOURS", 0.0, minimum=0.0),
+            sim_partitions=reader.integer("CITY_SIM_PARTITIONS", cls.sim_partitions, minimum=1),
+            sim_fault_rate=reader.number("CITY_SIM_FAULT_RATE", cls.sim_fault_rate, minimum=0.0),
+            allowed_lateness_s=reader.number(
+                "CITY_ALLOWED_LATENESS_S", cls.allowed_lateness_s, minimum=0.0
+            ),
+            alert_recovery_s=reader.number(
+                "CITY_ALERT_RECOVERY_S", cls.alert_recovery_s, minimum=0.0
+            ),
+            sink_flush_s=reader.number("CITY_SINK_FLUSH_S", cls.sink_flush_s, minimum=0.0),
+            sink_max_rows=reader.integer("CITY_SINK_MAX_ROWS", cls.sink_max_rows, minimum=1),
+            compact_every_s=reader.number("CITY_COMPACT_EVERY_S", cls.compact_every_s, minimum=0.0),
+            dashboard_host=reader.text("CITY_DASHBOARD_HOST", cls.dashboard_host),
+            dashboard_port=reader.integer("CITY_DASHBOARD_PORT", cls.dashboard_port, minimum=1),
+            dashboard_refresh_s=reader.number(
+                "CITY_DASHBOARD_REFRESH_S", cls.dashboard_refresh_s, minimum=0.5
+            ),
+            map_style=reader.text("CITY_MAP_STYLE", cls.map_style),
+        )
+
+
+class _Reader:
+    """Parses environment values with errors that name the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def _raw(self, key: str) -> str | None:
+        value = self.env.get(key)
+        return None if value is None or value.strip() == "" else value.strip()
+
+    def text(self, key: str, default: str) -> str:
+        return self._raw(key) or default
+
+    def integer(self, key: str, default: int, minimum: int | None = None) -> int:
+        raw = self._raw(key)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ValueError(f"{key} must be an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"{key} must be >= {minimum}, got {value}")
+        return value
+
+    def number(self, key: str, default: float, minimum: float | None = None) -> float:
+        value = self.optional_number(key)
+        if value is None:
+            return default
+        if minimum is not None and value < minimum:
+            raise ValueError(f"{key} must be >= {minimum}, got {value}")
+        return value
+
+    def optional_number(self, key: str) -> float | None:
+        raw = self._raw(key)
+        if raw is None:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{key} must be a number, got {raw!r}") from None
+
+    def timestamp(self, key: str) -> datetime | None:
+        raw = self._raw(key)
+        if raw is None:
+            return None
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"{key} must be an ISO 8601 timestamp, got {raw!r}") from None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

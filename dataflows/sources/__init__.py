@@ -1,0 +1,1 @@
+"""Bytewax sources: one module per external system (the simulator is the embedded default)."""

@@ -1,0 +1,71 @@
+# City stream analytics: `just --list` shows every recipe.
+
+set positional-arguments
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+venv := justfile_directory() / ".venv"
+python := venv / "bin" / "python"
+
+# list the recipes
+default:
+    @just --list
+
+# run the simulator flow and the live dashboard (Ctrl-C stops both)
+demo: _venv
+    {{python}} -m dataflows.demo
+
+# run the whole test suite (real lake, real browser)
+test *args: _venv _chromium
+    {{python}} -m pytest "$@"
+
+# run the city flow the Bytewax way (pass -w/-p/-i/-a after `just flow`)
+flow *args: _venv
+    {{python}} -m bytewax.run dataflows.city:flow "$@"
+
+# serve the dashboard alone (CITY_DASHBOARD_HOST, CITY_DASHBOARD_PORT)
+dashboard: _venv
+    {{python}} -m dashboard
+
+# query the lake: just sql "SELECT ..." | just sql --csv "SELECT ..." | just sql (DuckDB shell)
+sql *args: _venv
+    {{python}} -m dataflows.sql "$@"
+
+# benchmark the full flow against the bare detectors (--json for one JSON object)
+bench *args: _venv
+    {{python}} -m dataflows.bench "$@"
+
+# lint and format check with ruff
+lint: _venv
+    {{python}} -m ruff check .
+    {{python}} -m ruff format --check .
+
+# merge small files of the lake and drop expired snapshots
+compact: _venv
+    {{python}} -c 'from dataflows import lake; from dataflows.settings import Settings; s = Settings.from_env(); lake.compact(lake.connect(s.lake), s.lake)'
+
+# create .venv with the pinned dependencies when missing or out of date
+_venv:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    stamp="{{venv}}/.installed"
+    if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then exit 0; fi
+    py="$(command -v python3.11 || command -v python3)"
+    "$py" -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed"'
+    [ -x "{{python}}" ] || "$py" -m venv "{{venv}}"
+    echo "installing pinned dependencies into {{venv}} ..."
+    "{{python}}" -m pip install --quiet --upgrade pip
+    "{{python}}" -m pip install --quiet -e ".[dev]"
+    touch "$stamp"
+
+# install Debian's chromium for the browser test when missing
+_chromium:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [ -x /usr/bin/chromium ] && exit 0
+    if [ "$(id -u)" = 0 ]; then
+        echo "installing Debian's chromium for the end-to-end dashboard test ..."
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "the browser test needs Debian's chromium: sudo apt-get install chromium" >&2
+        exit 1
+    fi

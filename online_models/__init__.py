@@ -1,0 +1,7 @@
+"""Online-learning models for city sensor streams, usable without Bytewax.
+
+- `online_models.anomaly`: per-signal anomaly detectors following River's protocol
+  (`score_one` before `learn_one`), an ensemble and an adaptive threshold.
+
+This package depends on River and the standard library only.
+"""

@@ -1,0 +1,25 @@
+"""Anomaly detectors for one sensor signal at a time.
+
+Every detector is a River `AnomalyDetector`: `x` is a dict with the reading's `"value"` and
+its time `"t"` in epoch seconds; `score_one(x)` returns a score in [0, 1] (higher = more
+anomalous) without changing the model, and `learn_one(x)` updates it. Always score a reading
+before learning it, so that it cannot hide itself.
+
+`AdaptiveThreshold` turns scores into flags, `MaxScore` combines detectors, and
+`default_detector(signal)` gives the sound default for a kind of signal.
+"""
+
+from online_models.anomaly.defaults import SIGNALS, default_detector
+from online_models.anomaly.ensemble import MaxScore
+from online_models.anomaly.flatline import Flatline
+from online_models.anomaly.seasonal import SeasonalZScore
+from online_models.anomaly.threshold import AdaptiveThreshold
+
+__all__ = [
+    "SIGNALS",
+    "AdaptiveThreshold",
+    "Flatline",
+    "MaxScore",
+    "SeasonalZScore",
+    "default_detector",
+]

@@ -1,0 +1,35 @@
+"""The default detector for each kind of signal.
+
+>>> sorted(SIGNALS)
+['count', 'rhythmic', 'steady']
+>>> type(default_detector("rhythmic")).__name__
+'MaxScore'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from river import base
+
+from online_models.anomaly.ensemble import MaxScore
+from online_models.anomaly.flatline import Flatline
+from online_models.anomaly.seasonal import SeasonalZScore
+
+SIGNALS: dict[str, Callable[[], base.AnomalyDetector]] = {
+    # strong daily and weekly rhythm: traffic, noise, building load, water demand, pollution
+    "rhythmic": lambda: MaxScore([SeasonalZScore(), Flatline()]),
+    # held near a set point (network pressure): a faster level, a lower z for half score
+    "steady": lambda: MaxScore([SeasonalZScore(level_alpha=0.05, half_score_z=3.0), Flatline()]),
+    # counts that sit at exact zeros at night: a stuck run must be longer to count
+    "count": lambda: MaxScore([SeasonalZScore(), Flatline(min_run=10)]),
+}
+"""Factories of the default detector per kind of signal."""
+
+
+def default_detector(signal: str = "rhythmic") -> base.AnomalyDetector:
+    """A fresh default detector for a kind of signal (a key of `SIGNALS`)."""
+    try:
+        return SIGNALS[signal]()
+    except KeyError:
+        raise ValueError(f"unknown signal kind {signal!r}; known: {sorted(SIGNALS)}") from None

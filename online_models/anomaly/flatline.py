@@ -1,0 +1,79 @@
+"""Stuck sensors: a run of identical values that is improbable for this sensor."""
+
+from __future__ import annotations
+
+import math
+
+from river import base
+
+
+class Flatline(base.AnomalyDetector):
+    """Scores runs of exactly repeated values against the sensor's own repeat rate.
+
+    The detector learns how often this sensor repeats its previous value (`p`, exponentially
+    weighted). A run of `k` repeats then has probability about `p**k` of being natural; the
+    score is the number of decades of that improbability divided by `decades_for_one`,
+    capped at 1. Runs shorter than `min_run` score 0. Runs of `min_run` or more are not
+    learned, so a stuck sensor cannot teach the model that being stuck is normal.
+
+    Parameters
+    ----------
+    min_run
+        Shortest run of repeats that can score above 0.
+    decades_for_one
+        Decades of improbability (`-log10(p**k)`) that give the score 1.
+    alpha
+        Weight of a new observation in the repeat rate.
+    initial_rate
+        Repeat rate assumed before any learning.
+
+    Examples
+    --------
+    >>> model = Flatline()
+    >>> for i in range(200):
+    ...     model.learn_one({"value": 20.0 + (i % 7) * 0.3})
+    >>> for _ in range(3):
+    ...     model.learn_one({"value": 20.3})
+    >>> round(model.score_one({"value": 20.3}), 2)  # 4th repeat
+    0.0
+    >>> for _ in range(6):
+    ...     model.learn_one({"value": 20.3})
+    >>> round(model.score_one({"value": 20.3}), 2)  # 10th repeat of a never-repeating sensor
+    1.0
+
+    """
+
+    def __init__(
+        self,
+        min_run: int = 5,
+        decades_for_one: float = 8.0,
+        alpha: float = 0.01,
+        initial_rate: float = 0.05,
+    ) -> None:
+        self.min_run = min_run
+        self.decades_for_one = decades_for_one
+        self.alpha = alpha
+        self.initial_rate = initial_rate
+        self._last: float | None = None
+        self._run = 0
+        self._rate = initial_rate
+
+    def _run_with(self, value: float) -> int:
+        return self._run + 1 if value == self._last else 0
+
+    def score_one(self, x: dict) -> float:
+        run = self._run_with(x["value"])
+        if run < self.min_run:
+            return 0.0
+        rate = min(max(self._rate, 1e-3), 0.95)
+        decades = -run * math.log10(rate)
+        return min(1.0, decades / self.decades_for_one)
+
+    def learn_one(self, x: dict) -> None:
+        value = x["value"]
+        run = self._run_with(value)
+        if run < self.min_run:
+            repeated = 1.0 if run > 0 else 0.0
+            self._rate += self.alpha * (repeated - self._rate)
+        self._run = run
+        self._last = value

@@ -1,0 +1,56 @@
+"""Shared fixtures: a real flow run into a temporary lake, reused by many tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SMALL_CITY = {
+    "CITY_SIM_SENSORS": "60",
+    "CITY_SIM_HOURS": "12",
+    "CITY_SIM_SPEEDUP": "0",
+    "CITY_SIM_SEED": "7",
+    "CITY_SIM_START": "2026-01-05T06:00:00Z",
+    "CITY_SINK_FLUSH_S": "0.2",
+}
+
+
+def city_env(lake: Path, **overrides: str) -> dict[str, str]:
+    """The environment of a flow run on the small test city into `lake`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITY_")}
+    return {**env, **SMALL_CITY, "CITY_LAKE": str(lake), **overrides}
+
+
+def run_flow(env: dict[str, str], *bytewax_args: str, timeout: float = 300) -> None:
+    """Run `python -m bytewax.run dataflows.city:flow` to completion; fail on error."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow", *bytewax_args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
+@dataclass(frozen=True)
+class FlowRun:
+    lake: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def city_lake(tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
+    """A lake filled by one real run of the city flow (60 sensors, 12 simulated hours)."""
+    lake = tmp_path_factory.mktemp("city") / "lake"
+    env = city_env(lake)
+    run_flow(env)
+    return FlowRun(lake, env)
