@@ -11,13 +11,15 @@ import streamlit as st
 # `streamlit run dashboard/app.py` puts dashboard/ on the path, not the project root
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-st.set_page_config(page_title="City stream analytics", page_icon="🏙️", layout="wide")
+st.set_page_config(
+    page_title="City stream analytics", page_icon=":material/location_city:", layout="wide"
+)
 
 VIEWS = Path(__file__).parent / "views"
 pages = [
-    st.Page(VIEWS / "overview.py", title="City overview", icon="🗺️", default=True),
-    st.Page(VIEWS / "alerts.py", title="Alerts", icon="🚨"),
-    st.Page(VIEWS / "sensor.py", title="Sensor drill-down", icon="📈"),
-    st.Page(VIEWS / "quality.py", title="Data quality", icon="🧹"),
+    st.Page(VIEWS / "overview.py", title="City overview", icon=":material/map:", default=True),
+    st.Page(VIEWS / "alerts.py", title="Alerts", icon=":material/notifications_active:"),
+    st.Page(VIEWS / "sensor.py", title="Sensor drill-down", icon=":material/monitoring:"),
+    st.Page(VIEWS / "quality.py", title="Data quality", icon=":material/rule:"),
 ]
 st.navigation(pages).run()

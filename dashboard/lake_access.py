@@ -15,7 +15,10 @@ from dashboard import queries
 from dataflows import lake
 from dataflows.settings import Settings
 
-SETTINGS = Settings.from_env()
+
+def settings() -> Settings:
+    """Settings from the environment, read at each use (cheap), so tests can change them."""
+    return Settings.from_env()
 
 
 @st.cache_resource(show_spinner=False)
@@ -25,20 +28,25 @@ def _connection(lake_path: str) -> duckdb.DuckDBPyConnection:
 
 def lake_ready() -> bool:
     """Whether the lake exists; if not, the page explains how to start a flow."""
-    if (SETTINGS.lake / "catalog.sqlite").exists():
+    folder = settings().lake
+    if (folder / "catalog.sqlite").exists():
         return True
     st.info(
-        f"No lake yet at `{SETTINGS.lake}`. Start a flow (`just flow` or `just demo`) "
+        f"No lake yet at `{folder}`. Start a flow (`just flow` or `just demo`) "
         "or point `CITY_LAKE` at an existing lake."
     )
     return False
 
 
-@st.cache_data(ttl=SETTINGS.dashboard_refresh_s, show_spinner=False, max_entries=256)
-def query(name: str, *args: Any, **kwargs: Any) -> Any:
-    """Result of `dashboard.queries.<name>(cursor, *args, **kwargs)`, cached briefly."""
-    cursor = lake.cursor(_connection(str(SETTINGS.lake)))
+@st.cache_data(ttl=Settings.from_env().dashboard_refresh_s, show_spinner=False, max_entries=256)
+def _cached_query(lake_path: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    cursor = lake.cursor(_connection(lake_path))
     try:
         return getattr(queries, name)(cursor, *args, **kwargs)
     finally:
         cursor.close()
+
+
+def query(name: str, *args: Any, **kwargs: Any) -> Any:
+    """Result of `dashboard.queries.<name>(cursor, *args, **kwargs)`, cached briefly."""
+    return _cached_query(str(settings().lake), name, *args, **kwargs)

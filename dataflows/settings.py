@@ -45,7 +45,7 @@ class Settings:
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501
     dashboard_refresh_s: float = 5.0
-    map_style: str = "carto-positron"
+    map_style: str = "schematic"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.lake_access import SETTINGS, lake_ready, query
+from dashboard.lake_access import lake_ready, query, settings
 from dataflows.schema import SENSOR_TYPES
 from dataflows.simulation import DISTRICTS
 
@@ -16,7 +16,7 @@ if lake_ready():
     districts = filters[2].multiselect("District", known, key="alert_districts")
     search = filters[3].text_input("Sensor id contains", key="alert_search", max_chars=128)
 
-    @st.fragment(run_every=SETTINGS.dashboard_refresh_s)
+    @st.fragment(run_every=settings().dashboard_refresh_s)
     def live_alerts() -> None:
         table = query("alerts", status, types, districts, search.strip())
         st.caption(f"{len(table):,} alerts (newest first, at most 500)")

@@ -3,12 +3,12 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboard.lake_access import SETTINGS, lake_ready, query
+from dashboard.lake_access import lake_ready, query, settings
 
 st.title("Data quality")
 
 
-@st.fragment(run_every=SETTINGS.dashboard_refresh_s)
+@st.fragment(run_every=settings().dashboard_refresh_s)
 def live_quality() -> None:
     by_reason = query("dead_letters_by_reason")
     if by_reason.empty:

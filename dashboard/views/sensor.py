@@ -3,7 +3,7 @@
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from dashboard.lake_access import SETTINGS, lake_ready, query
+from dashboard.lake_access import lake_ready, query, settings
 from dashboard.queries import sensor_metrics
 
 st.title("Sensor drill-down")
@@ -30,7 +30,7 @@ if lake_ready():
     )
     st.caption(f"{info['type']} in {info['district']} · units: {info['unit']}")
 
-    @st.fragment(run_every=SETTINGS.dashboard_refresh_s)
+    @st.fragment(run_every=settings().dashboard_refresh_s)
     def live_sensor() -> None:
         series = query("sensor_series", sensor_id, metric, float(hours))
         if series.empty:

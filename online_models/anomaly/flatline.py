@@ -14,7 +14,8 @@ class Flatline(base.AnomalyDetector):
     weighted). A run of `k` repeats then has probability about `p**k` of being natural; the
     score is the number of decades of that improbability divided by `decades_for_one`,
     capped at 1. Runs shorter than `min_run` score 0. Runs of `min_run` or more are not
-    learned, so a stuck sensor cannot teach the model that being stuck is normal.
+    learned (a run is learned when it ends), so a stuck sensor cannot teach the model that
+    being stuck is normal.
 
     Parameters
     ----------
@@ -72,8 +73,11 @@ class Flatline(base.AnomalyDetector):
     def learn_one(self, x: dict) -> None:
         value = x["value"]
         run = self._run_with(value)
-        if run < self.min_run:
-            repeated = 1.0 if run > 0 else 0.0
-            self._rate += self.alpha * (repeated - self._rate)
+        if run == 0 and self._last is not None:
+            # a run just ended: learn its repeats, unless it was long enough to be suspect
+            if self._run < self.min_run:
+                for _ in range(self._run):
+                    self._rate += self.alpha * (1.0 - self._rate)
+            self._rate += self.alpha * (0.0 - self._rate)
         self._run = run
         self._last = value

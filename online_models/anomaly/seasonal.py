@@ -21,7 +21,10 @@ class SeasonalZScore(base.AnomalyDetector):
     The residual is divided by a robust scale (exponentially weighted mean absolute
     residual, as a standard deviation) and the resulting z maps to a score in [0, 1]:
     `score = z² / (z² + half_score_z²)`, which is 0.5 at `z = half_score_z`.
-    Learning clips residuals at `clip` scales, so a spike barely moves the baseline.
+    Learning clips residuals at `clip` scales, so a spike barely moves the baseline, and
+    such outliers update the baseline five times and the scale a hundred times more
+    slowly, so that a long anomaly (a level shift) stays anomalous for hours instead of
+    widening the scale until it looks normal.
 
     Parameters
     ----------
@@ -124,13 +127,18 @@ class SeasonalZScore(base.AnomalyDetector):
         value = x["value"]
         expected, scale, seasonal, (low, high, frac) = self._expectation(x["t"])
         sigma = self._sigma(scale, expected)
+        outlier = False
         if self._seen >= self.warmup:
             limit = self.clip * sigma
+            outlier = abs(value - expected) > limit
             value = min(max(value, expected - limit), expected + limit)
         self._seen += 1
 
-        # running means while young, exponential ones after: no cold-start bias towards 0
+        # running means while young, exponential ones after: no cold-start bias towards 0;
+        # an outlier barely moves the scale, or a long anomaly would teach itself away
         scale_alpha = max(self.scale_alpha, 1.0 / self._seen)
+        if outlier:
+            scale_alpha *= 0.01
         residual = abs(value - expected)
         if seasonal:
             self._seasonal_scale += scale_alpha * (residual - self._seasonal_scale)
@@ -150,4 +158,6 @@ class SeasonalZScore(base.AnomalyDetector):
             self._weights[slot] += weight
             # a weighted running mean at first, an exponential one once the slot is trained
             alpha = max(self.slot_alpha * weight, weight / self._weights[slot])
+            if outlier:
+                alpha *= 0.2
             self._means[slot] += alpha * (value - self._means[slot])

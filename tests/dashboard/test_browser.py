@@ -1,0 +1,91 @@
+"""End to end: serve the dashboard and load it in headless Debian Chromium (Playwright)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from dataflows import lake
+from tests.conftest import ROOT, FlowRun
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(city_lake: FlowRun, tmp_path: Path):
+    port = free_port()
+    env = {**city_lake.env, "CITY_DASHBOARD_PORT": str(port)}
+    log = tmp_path / "dashboard.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "dashboard"], env=env, cwd=ROOT, stdout=out, stderr=out
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None, log.read_text()
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            assert time.monotonic() < deadline, "dashboard did not answer"
+            time.sleep(0.3)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.mark.browser
+def test_overview_in_a_real_browser_shows_the_lakes_figures(served, city_lake, tmp_path):
+    con = lake.connect(city_lake.lake, read_only=True)
+    total = con.sql("SELECT count(*) FROM readings").fetchone()[0]
+    sensors = con.sql("SELECT count(*) FROM sensors").fetchone()[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(served, wait_until="domcontentloaded")
+        value = page.locator('[data-testid="stMetric"]', has_text="Readings stored").locator(
+            '[data-testid="stMetricValue"]'
+        )
+        value.wait_for(timeout=60_000)
+        assert value.inner_text().strip() == f"{total:,}"
+        reporting = page.locator('[data-testid="stMetric"]', has_text="Sensors reporting")
+        assert f"/ {sensors:,}" in reporting.inner_text()
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)  # let the charts draw
+        shot = tmp_path / "overview.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+        page.get_by_role("link", name="Alerts").click()
+        page.get_by_text("Status").first.wait_for(timeout=30_000)
+        page.screenshot(path=str(tmp_path / "alerts.png"), full_page=True)
+        browser.close()
+    print(f"screenshots in {tmp_path}")

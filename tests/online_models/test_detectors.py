@@ -1,0 +1,137 @@
+"""Shared checks over every detector, then the behaviour each one promises."""
+
+from __future__ import annotations
+
+import copy
+import math
+import pickle
+import random
+
+import pytest
+from river import base
+
+from online_models.anomaly import (
+    SIGNALS,
+    AdaptiveThreshold,
+    Flatline,
+    MaxScore,
+    SeasonalZScore,
+    default_detector,
+)
+
+DETECTORS = {
+    "SeasonalZScore": SeasonalZScore,
+    "Flatline": Flatline,
+    "MaxScore": lambda: MaxScore([SeasonalZScore(), Flatline()]),
+    **{f"default[{signal}]": (lambda s=signal: default_detector(s)) for signal in SIGNALS},
+}
+
+
+def daily_stream(n: int, seed: int = 1, start: int = 1767225600, step: int = 60):
+    """A noisy daily rhythm, one reading a minute."""
+    rng = random.Random(seed)
+    for i in range(n):
+        t = start + step * i
+        level = 100 + 40 * math.sin(2 * math.pi * (t % 86400) / 86400)
+        yield {"value": round(level + rng.gauss(0, 3), 1), "t": t}
+
+
+@pytest.fixture(params=sorted(DETECTORS))
+def detector(request) -> base.AnomalyDetector:
+    return DETECTORS[request.param]()
+
+
+def test_is_a_river_anomaly_detector(detector):
+    assert isinstance(detector, base.AnomalyDetector)
+    clone = detector.clone()
+    assert type(clone) is type(detector)
+    assert clone._get_params().keys() == detector._get_params().keys()
+
+
+def test_scores_are_in_unit_interval_and_scoring_has_no_side_effects(detector):
+    for x in daily_stream(2000):
+        before = pickle.dumps(detector)
+        score = detector.score_one(x)
+        assert pickle.dumps(detector) == before, "score_one changed the model"
+        assert 0.0 <= score <= 1.0
+        detector.learn_one(x)
+
+
+def test_survives_pickling_with_identical_scores(detector):
+    stream = list(daily_stream(1500))
+    for x in stream[:1000]:
+        detector.learn_one(x)
+    restored = pickle.loads(pickle.dumps(detector))
+    for x in stream[1000:]:
+        assert restored.score_one(x) == detector.score_one(x)
+        restored.learn_one(x)
+        detector.learn_one(x)
+
+
+def test_memory_stays_bounded(detector):
+    for x in daily_stream(3000):
+        detector.learn_one(x)
+    size = len(pickle.dumps(detector))
+    for x in daily_stream(20_000, start=1767225600 + 3000 * 60):
+        detector.learn_one(x)
+    assert len(pickle.dumps(detector)) <= size * 1.1 + 64
+
+
+def test_seasonal_flags_a_spike_a_level_shift_and_not_normal_readings():
+    model = SeasonalZScore()
+    stream = list(daily_stream(4 * 1440))
+    for x in stream:
+        model.learn_one(x)
+    t = stream[-1]["t"] + 60
+    normal = 100 + 40 * math.sin(2 * math.pi * (t % 86400) / 86400)
+    assert model.score_one({"value": normal, "t": t}) < 0.2
+    assert model.score_one({"value": normal + 40, "t": t}) > 0.9
+    # a level shift stays anomalous: the slots learn slowly and clip what they learn
+    shifted = [{"value": x["value"] + 30, "t": x["t"] + 4 * 86400} for x in stream[:120]]
+    scores = []
+    for x in shifted:
+        scores.append(model.score_one(x))
+        model.learn_one(x)
+    assert min(scores[-30:]) > 0.8
+
+
+def test_seasonal_cold_start_does_not_alarm_on_noise():
+    model = SeasonalZScore()
+    scores = []
+    for x in daily_stream(300):
+        scores.append(model.score_one(x))
+        model.learn_one(x)
+    assert max(scores) < 0.8
+
+
+def test_flatline_learns_a_sensors_own_repeat_rate():
+    quantised = Flatline()
+    rng = random.Random(3)
+    for _ in range(2000):  # a coarse sensor that often repeats its value
+        quantised.learn_one({"value": float(rng.choice([10, 10, 10, 11]))})
+    for _ in range(6):
+        quantised.learn_one({"value": 10.0})
+    assert quantised.score_one({"value": 10.0}) < 0.5  # 7 repeats are normal here
+    smooth = Flatline()
+    for x in daily_stream(2000):
+        smooth.learn_one(x)
+    for _ in range(6):
+        smooth.learn_one({"value": 42.0})
+    assert smooth.score_one({"value": 42.0}) == 1.0
+
+
+def test_threshold_floor_and_adaptation():
+    threshold = AdaptiveThreshold(q=0.99, floor=0.8)
+    assert not threshold.classify(0.8) and threshold.classify(0.81)
+    for _ in range(2000):
+        threshold.learn_one(0.95)
+    assert threshold.value > 0.95
+    clone = copy.deepcopy(threshold)
+    for _ in range(20_000):
+        clone.learn_one(0.1)
+    assert clone.value == pytest.approx(0.8)
+
+
+def test_unknown_signal_kind_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown signal kind"):
+        default_detector("wobbly")
