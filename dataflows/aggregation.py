@@ -24,8 +24,8 @@ class MinuteBuckets:
     __slots__ = ("_open", "_final_before")
 
     def __init__(self) -> None:
-        # (metric, minute start) -> [count, sum, min, max, anomalies, max score]
-        self._open: dict[tuple[str, int], list] = {}
+        # minute start -> metric -> [count, sum, min, max, anomalies, max score]
+        self._open: dict[int, dict[str, list]] = {}
         self._final_before = 0
 
     def is_late(self, ts_ms: int) -> bool:
@@ -34,10 +34,13 @@ class MinuteBuckets:
 
     def add(self, metric: str, ts_ms: int, value: float, score: float, flagged: bool) -> None:
         """Count one reading into its minute (the caller checked `is_late` first)."""
-        key = (metric, ts_ms - ts_ms % MINUTE_MS)
-        bucket = self._open.get(key)
+        minute = ts_ms - ts_ms % MINUTE_MS
+        metrics = self._open.get(minute)
+        if metrics is None:
+            metrics = self._open[minute] = {}
+        bucket = metrics.get(metric)
         if bucket is None:
-            self._open[key] = [1, value, value, value, int(flagged), score]
+            metrics[metric] = [1, value, value, value, int(flagged), score]
             return
         bucket[0] += 1
         bucket[1] += value
@@ -55,23 +58,25 @@ class MinuteBuckets:
         if final_before <= self._final_before:
             return []
         self._final_before = final_before
-        done = [key for key in self._open if key[1] + MINUTE_MS <= final_before]
-        return [self._row(key, self._open.pop(key)) for key in sorted(done, key=_by_minute)]
+        done = [minute for minute in self._open if minute + MINUTE_MS <= final_before]
+        if not done:
+            return []
+        rows = []
+        for minute in sorted(done):
+            for metric, bucket in self._open.pop(minute).items():
+                rows.append(_row(metric, minute, bucket))
+        return rows
 
     def close_all(self) -> list[tuple]:
         """Make every open minute final (end of input)."""
-        rows = [self._row(key, bucket) for key, bucket in sorted(self._open.items())]
-        if self._open:
-            last = max(minute for _, minute in self._open) + MINUTE_MS
-            self._final_before = max(self._final_before, last)
-        self._open.clear()
+        if not self._open:
+            return []
+        last = max(self._open) + MINUTE_MS
+        rows = self.close_before(max(last, self._final_before + MINUTE_MS))
+        self._final_before = max(self._final_before, last)
         return rows
 
-    @staticmethod
-    def _row(key: tuple[str, int], bucket: list) -> tuple:
-        count, total, low, high, anomalies, max_score = bucket
-        return (key[0], key[1], count, total / count, low, high, anomalies, max_score)
 
-
-def _by_minute(key: tuple[str, int]) -> tuple[int, str]:
-    return key[1], key[0]
+def _row(metric: str, minute: int, bucket: list) -> tuple:
+    count, total, low, high, anomalies, max_score = bucket
+    return (metric, minute, count, total / count, low, high, anomalies, max_score)

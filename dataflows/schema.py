@@ -180,38 +180,50 @@ class _Rejected(Exception):
         self.reason = reason
 
 
+_RANGES = {key: (metric.low, metric.high) for key, metric in METRIC_INDEX.items()}
+
+
 def _validate(
     raw: Any, source: str, position: str | None
 ) -> tuple[Reading | None, list[DeadLetter]]:
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise _Rejected(f"not_an_object: got {type(raw).__name__}")
     sensor_id = raw.get("sensor_id")
-    if not isinstance(sensor_id, str) or not sensor_id.strip():
+    if type(sensor_id) is not str or not sensor_id or sensor_id.isspace():
         raise _Rejected("missing_field: sensor_id must be a non-empty string")
     if len(sensor_id) > _MAX_ID_LENGTH:
         raise _Rejected(f"bad_field: sensor_id longer than {_MAX_ID_LENGTH} characters")
     sensor_type = raw.get("type")
     if sensor_type not in SENSOR_TYPES:
         raise _Rejected(f"unknown_type: {sensor_type!r}")
-    if "ts" not in raw:
+    ts = raw.get("ts")
+    if type(ts) is int and _MIN_TS_MS <= ts < _MAX_TS_MS:
+        ts_ms = ts  # the common case, epoch ms
+    elif ts is None:
         raise _Rejected("missing_field: ts")
-    try:
-        ts_ms = parse_ts_ms(raw["ts"])
-    except ValueError as error:
-        raise _Rejected(f"bad_timestamp: {error}") from None
+    else:
+        try:
+            ts_ms = parse_ts_ms(ts)
+        except ValueError as error:
+            raise _Rejected(f"bad_timestamp: {error}") from None
     values = raw.get("values")
-    if not isinstance(values, dict) or not values:
+    if type(values) is not dict or not values:
         raise _Rejected("missing_field: values must be a non-empty object")
     district, lat, lon = _location(raw)
 
     good: dict[str, float] = {}
     rejected: list[DeadLetter] = []
     for name, value in values.items():
+        bounds = _RANGES.get((sensor_type, name))
+        # a float in range is finite too: NaN and infinities fail the comparison
+        if bounds is not None and type(value) is float and bounds[0] <= value <= bounds[1]:
+            good[name] = value
+            continue
         reason = _value_problem(sensor_type, name, value)
         if reason is None:
             good[name] = float(value)
         else:
-            part = payload_text({"sensor_id": sensor_id, "ts": raw["ts"], name: value})
+            part = payload_text({"sensor_id": sensor_id, "ts": ts, name: value})
             rejected.append(DeadLetter(now_ms(), source, position, sensor_id, reason, part))
     if not good:
         if len(rejected) == 1:
@@ -235,9 +247,16 @@ def _value_problem(sensor_type: str, name: Any, value: Any) -> str | None:
 
 def _location(raw: dict) -> tuple[str | None, float | None, float | None]:
     district = raw.get("district")
-    if district is not None and not isinstance(district, str):
+    if district is not None and type(district) is not str:
         raise _Rejected("bad_field: district must be a string")
     lat, lon = raw.get("lat"), raw.get("lon")
+    if (
+        type(lat) is float
+        and type(lon) is float
+        and -90.0 <= lat <= 90.0
+        and -180.0 <= lon <= 180.0
+    ):
+        return district, lat, lon  # the common case
     for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
         if value is None:
             continue

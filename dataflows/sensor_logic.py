@@ -101,8 +101,10 @@ class SensorLogic(StatefulBatchLogic):
                 self.state = self._new_state(reading, rows)
             self._process(self.state, reading, rows)
         state = self.state
-        if state is not None and len(state.recent_ts) > 64:
-            state.recent_ts = {ts for ts in state.recent_ts if not state.buckets.is_late(ts)}
+        if state is not None and len(state.recent_ts) > 128:
+            # timestamps of final minutes are late anyway: no need to remember them
+            oldest = state.max_ts_ms - 2 * self.lateness_ms - 120_000
+            state.recent_ts = {ts for ts in state.recent_ts if ts >= oldest}
         self._idle_flush_at = datetime.now(UTC) + timedelta(milliseconds=self.lateness_ms + 60_000)
         return [rows], False
 
@@ -135,7 +137,7 @@ class SensorLogic(StatefulBatchLogic):
         flagged: dict[str, float] = {}
         sensor_id = reading.sensor_id
         models = state.models
-        buckets = state.buckets
+        add_to_minute = state.buckets.add
         out = rows.readings
         for metric, value in reading.values.items():
             model = models.get(metric)
@@ -143,16 +145,20 @@ class SensorLogic(StatefulBatchLogic):
                 signal = METRIC_INDEX[(state.type, metric)].signal
                 model = models[metric] = MetricModel(default_detector(signal), AdaptiveThreshold())
             x = {"value": value, "t": t}
-            score = model.detector.score_one(x)
-            is_anomaly = model.threshold.classify(score)
-            model.detector.learn_one(x)
-            model.threshold.learn_one(score)
+            detector, threshold = model.detector, model.threshold
+            score = detector.score_one(x)
+            is_anomaly = threshold.classify(score)
+            detector.learn_one(x)
+            threshold.learn_one(score)
             if is_anomaly:
                 flagged[metric] = score
             out.append((sensor_id, ts, metric, value, score, is_anomaly))
-            buckets.add(metric, ts, value, score, is_anomaly)
+            add_to_minute(metric, ts, value, score, is_anomaly)
 
-        change = state.alerts.observe(sensor_id, ts, flagged)
+        alerts = state.alerts
+        if not flagged and alerts.open_alert is None:
+            return
+        change = alerts.observe(sensor_id, ts, flagged)
         if change is not None:
             if change[0] == "open":
                 _, alert_id, opened, score, metrics = change

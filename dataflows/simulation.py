@@ -32,7 +32,6 @@ True
 from __future__ import annotations
 
 import heapq
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,34 +86,31 @@ _ANOMALY_MINUTES = {  # duration range per kind
 EVENT_KINDS = ("road_closure", "pollution_episode")
 
 
-def _bump(hour: float, centre: float, width: float) -> float:
-    return math.exp(-0.5 * ((hour - centre) / width) ** 2)
+def _bump(hour: np.ndarray, centre: float, width: float) -> np.ndarray:
+    return np.exp(-0.5 * ((hour - centre) / width) ** 2)
 
 
-def traffic_activity(hour: float, weekend: bool) -> float:
-    """Share of a road's capacity in use at a local hour (rush hours on weekdays)."""
-    if weekend:
-        return 0.08 + 0.55 * _bump(hour, 13.5, 3.5)
-    return (
+def traffic_activity(hour: np.ndarray, weekend: np.ndarray) -> np.ndarray:
+    """Share of a road's capacity in use at local hours (rush hours on weekdays)."""
+    weekday = (
         0.08
         + 0.9 * _bump(hour, 8.0, 1.2)
         + 0.8 * _bump(hour, 17.5, 1.5)
         + 0.45 * _bump(hour, 13.0, 3.0)
     )
+    return np.where(weekend, 0.08 + 0.55 * _bump(hour, 13.5, 3.5), weekday)
 
 
-def office_load(hour: float, weekend: bool) -> float:
+def office_load(hour: np.ndarray, weekend: np.ndarray) -> np.ndarray:
     """Share of an office building's peak load."""
-    if weekend:
-        return 0.35
-    rise = 1 / (1 + math.exp(-(hour - 7.5) * 2))
-    fall = 1 / (1 + math.exp((hour - 18.5) * 2))
-    return 0.35 + 0.65 * rise * fall
+    rise = 1 / (1 + np.exp(-(hour - 7.5) * 2))
+    fall = 1 / (1 + np.exp((hour - 18.5) * 2))
+    return np.where(weekend, 0.35, 0.35 + 0.65 * rise * fall)
 
 
-def water_demand(hour: float, weekend: bool) -> float:
+def water_demand(hour: np.ndarray, weekend: np.ndarray) -> np.ndarray:
     """Share of a water main's peak flow (morning and evening peaks)."""
-    morning = 8.5 if weekend else 7.0
+    morning = np.where(weekend, 8.5, 7.0)
     return 0.3 + 0.8 * _bump(hour, morning, 1.3) + 0.6 * _bump(hour, 19.0, 2.0)
 
 
@@ -225,7 +221,6 @@ class _State:
     active: list[Episode]
     delayed: list[tuple[int, int, dict]]  # heap of (emit at, sequence, message)
     sequence: int
-    rng_state: dict[str, Any]
 
 
 class PartitionSimulator:
@@ -251,19 +246,22 @@ class PartitionSimulator:
         self.fault_rate = fault_rate
         self.sensors = [s for s in city.sensors if s.index % n_partitions == partition]
         self._mine = {s.index for s in self.sensors}
-        self._by_phase: dict[int, dict[str, list[SimSensor]]] = {}
-        for sensor in self.sensors:
-            group = self._by_phase.setdefault(sensor.phase_ms, {})
-            group.setdefault(sensor.type, []).append(sensor)
+        # per type, sensors sorted by phase, and where each phase's sensors sit in that order
+        self._groups: list[_TypeGroup] = []
+        for sensor_type in SENSOR_TYPES:
+            group = sorted(
+                (s for s in self.sensors if s.type == sensor_type),
+                key=lambda s: (s.phase_ms, s.index),
+            )
+            if group:
+                self._groups.append(_TypeGroup(sensor_type, group))
+        self._chunk: _Chunk | None = None
         start_ms = -(-start_ms // TICK_MS) * TICK_MS  # first tick at or after the start
         if state is None:
-            rng = np.random.default_rng([city.seed, 2, partition])
             day = start_ms // DAY_MS
             pending = [e for e in self._episodes(day) if e.start_ms >= start_ms]
-            state = _State(start_ms, day, pending, [], [], 0, rng.bit_generator.state)
+            state = _State(start_ms, day, pending, [], [], 0)
         self._state = state
-        self._rng = np.random.default_rng()
-        self._rng.bit_generator.state = state.rng_state
 
     @property
     def now_ms(self) -> int:
@@ -278,7 +276,6 @@ class PartitionSimulator:
     def state(self) -> _State:
         """A picklable copy of the position, to resume with `PartitionSimulator(state=...)`."""
         st = self._state
-        st.rng_state = self._rng.bit_generator.state
         return _State(
             st.next_tick_ms,
             st.day,
@@ -286,7 +283,6 @@ class PartitionSimulator:
             [Episode(**vars(e)) for e in st.active],
             list(st.delayed),
             st.sequence,
-            st.rng_state,
         )
 
     def _episodes(self, day: int) -> list[Episode]:
@@ -335,41 +331,47 @@ class PartitionSimulator:
         while st.delayed and st.delayed[0][0] <= t:
             out.append(heapq.heappop(st.delayed)[2])
 
-        group = self._by_phase.get(t % INTERVAL_MS)
-        if not group:
-            return
-        hour = (t % DAY_MS) / 3_600_000
-        weekend = (t // DAY_MS + 3) % 7 >= 5
-        for sensor_type, sensors in group.items():
-            values = _values(sensor_type, sensors, hour, weekend, self._rng)
-            self._emit(t, sensor_type, sensors, values, active, out)
+        chunk = self._chunk
+        if chunk is None or not chunk.start_ms <= t < chunk.start_ms + CHUNK_MS:
+            chunk = self._chunk = _Chunk(self.city.seed, self.partition, t, self._groups)
+        row = (t - chunk.start_ms) // INTERVAL_MS
+        phase = t % INTERVAL_MS
+        for group, data in zip(self._groups, chunk.data, strict=True):
+            first, last = group.slices.get(phase, (0, 0))
+            if first < last:
+                self._emit(t, group.type, group.sensors, first, last, data, row, active, out)
 
     def _emit(
         self,
         t: int,
         sensor_type: str,
         sensors: list[SimSensor],
-        values: dict[str, list[float]],
+        first: int,
+        last: int,
+        data: _GroupValues,
+        row: int,
         active: dict[int, list[Episode]],
         out: list[dict | Label],
     ) -> None:
         st = self._state
         rate = self.fault_rate
-        draws = self._rng.random(len(sensors)).tolist()
-        names = list(values)
-        columns = [values[name] for name in names]
-        for k, sensor in enumerate(sensors):
-            row = {name: column[k] for name, column in zip(names, columns, strict=True)}
+        names = data.names
+        columns = [column[row] for column in data.values]
+        draws = data.draws[row]
+        extra = data.extra[row]
+        for k in range(first, last):
+            sensor = sensors[k]
+            row_values = {name: column[k] for name, column in zip(names, columns, strict=True)}
             episodes = active.get(sensor.index)
             if episodes is not None:
-                row = _apply(episodes, row, t, sensor_type)
-                if row is None:
+                row_values = _apply(episodes, row_values, t, sensor_type)
+                if row_values is None:
                     continue  # dropout
             message = {
                 "sensor_id": sensor.sensor_id,
                 "type": sensor_type,
                 "ts": t,
-                "values": row,
+                "values": row_values,
                 "district": sensor.district,
                 "lat": sensor.lat,
                 "lon": sensor.lon,
@@ -382,27 +384,82 @@ class PartitionSimulator:
             elif u < 0.0080 * rate:
                 out.append(message)
                 out.append(dict(message))  # duplicate
-            elif u < 0.0130 * rate:
-                delay = int(self._rng.uniform(20_000, 100_000))  # late, but within lateness
-                st.sequence += 1
-                heapq.heappush(st.delayed, (t + delay, st.sequence, message))
             elif u < 0.0135 * rate:
-                delay = int(self._rng.uniform(300_000, 900_000))  # beyond the lateness
+                if u < 0.0130 * rate:  # late, but within the lateness
+                    delay = 20_000 + int(extra[k] * 80_000)
+                else:  # beyond the lateness
+                    delay = 300_000 + int(extra[k] * 600_000)
                 st.sequence += 1
                 heapq.heappush(st.delayed, (t + delay, st.sequence, message))
             else:
                 out.append(_corrupt(message, int(u * 1e6)))
 
 
+CHUNK_MS = 600_000
+"""Values are simulated ten minutes at a time, each chunk from its own random stream."""
+
+
+class _TypeGroup:
+    """The sensors of one type in a partition, sorted by phase, with each phase's slice."""
+
+    def __init__(self, sensor_type: str, sensors: list[SimSensor]) -> None:
+        self.type = sensor_type
+        self.sensors = sensors
+        self.level = np.array([s.level for s in sensors])
+        self.second = np.array([s.second for s in sensors])
+        self.noise = np.array([s.noise for s in sensors])
+        self.phase = np.array([s.phase_ms for s in sensors])
+        self.slices: dict[int, tuple[int, int]] = {}
+        for k, sensor in enumerate(sensors):
+            first, _ = self.slices.get(sensor.phase_ms, (k, k))
+            self.slices[sensor.phase_ms] = (first, k + 1)
+
+
+class _GroupValues:
+    """One chunk's values of one type group: per metric a list of rows (one per minute)."""
+
+    def __init__(self, names: list[str], values: list, draws: list, extra: list) -> None:
+        self.names = names
+        self.values = values
+        self.draws = draws
+        self.extra = extra
+
+
+class _Chunk:
+    """Normal values, fault draws and delays of a partition's sensors for ten minutes.
+
+    Derived from (seed, partition, chunk index) alone, so it never needs snapshotting.
+    """
+
+    def __init__(self, seed: int, partition: int, t: int, groups: list[_TypeGroup]) -> None:
+        index = t // CHUNK_MS
+        self.start_ms = index * CHUNK_MS
+        rng = np.random.default_rng([seed, 2, partition, index])
+        minutes = self.start_ms + INTERVAL_MS * np.arange(CHUNK_MS // INTERVAL_MS)[:, None]
+        self.data: list[_GroupValues] = []
+        for group in groups:
+            times = minutes + group.phase[None, :]
+            hour = (times % DAY_MS) / 3_600_000
+            weekend = (times // DAY_MS + 3) % 7 >= 5
+            values = _values(group, hour, weekend, rng)
+            shape = times.shape
+            self.data.append(
+                _GroupValues(
+                    list(values),
+                    [array.tolist() for array in values.values()],
+                    rng.random(shape).tolist(),
+                    rng.random(shape).tolist(),
+                )
+            )
+
+
 def _values(
-    sensor_type: str, sensors: list[SimSensor], hour: float, weekend: bool, rng: np.random.Generator
-) -> dict[str, list[float]]:
-    """Normal (anomaly-free) values of same-type sensors at one instant, per metric."""
-    n = len(sensors)
-    level = np.array([s.level for s in sensors])
-    second = np.array([s.second for s in sensors])
-    noise = np.array([s.noise for s in sensors])
-    eps = rng.standard_normal((len(_METRICS[sensor_type]), n))
+    group: _TypeGroup, hour: np.ndarray, weekend: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Normal (anomaly-free) values of a type group at the given local hours, per metric."""
+    sensor_type = group.type
+    level, second, noise = group.level, group.second, group.noise
+    eps = rng.standard_normal((len(_METRICS[sensor_type]), *hour.shape))
     activity = traffic_activity(hour, weekend)
     if sensor_type == "traffic_loop":
         capacity = 1200.0 * level
@@ -416,7 +473,7 @@ def _values(
         no2 = (15 + 20 * second) * (1 + 1.2 * activity) * (1 + 1.5 * noise * eps[1])
         result = {"pm25": pm25, "no2": no2}
     elif sensor_type == "noise":
-        laeq = 44 + 4 * level + 20 * math.log10(1 + 9 * activity) + 1.5 * eps[0]
+        laeq = 44 + 4 * level + 20 * np.log10(1 + 9 * activity) + 1.5 * eps[0]
         result = {"laeq": laeq}
     elif sensor_type == "energy":
         office = office_load(hour, weekend)
@@ -430,7 +487,7 @@ def _values(
         pressure = 3.5 + 1.5 * second - 0.6 * (demand - 0.3) + 0.03 * eps[0]
         result = {"pressure": pressure, "flow": flow}
     return {
-        name: np.round(np.clip(array, 0.0, None), _DECIMALS.get(name, 2)).tolist()
+        name: np.round(np.clip(array, 0.0, None), _DECIMALS.get(name, 2))
         for name, array in result.items()
     }
 

@@ -47,12 +47,15 @@ class AdaptiveThreshold:
 
     def classify(self, score: float) -> bool:
         """Whether `score` is anomalous (no side effects)."""
-        return score > self.value
+        return score > self.floor and score > self._quantile
 
     def learn_one(self, score: float) -> None:
         """Update the quantile estimate with one score."""
         if score > self._quantile:
             self._quantile += self.step * self.q
+            if self._quantile > 1.0:
+                self._quantile = 1.0
         else:
             self._quantile -= self.step * (1.0 - self.q)
-        self._quantile = min(max(self._quantile, 0.0), 1.0)
+            if self._quantile < 0.0:
+                self._quantile = 0.0
