@@ -69,3 +69,15 @@ _chromium:
         echo "the browser test needs Debian's chromium: sudo apt-get install chromium" >&2
         exit 1
     fi
+
+# start a local Apache Kafka broker (KRaft) on 127.0.0.1:CITY_KAFKA_PORT (default 9092)
+kafka: _venv
+    {{python}} -m dataflows.kafka_broker start
+
+# stop the local Kafka broker
+kafka-stop: _venv
+    {{python}} -m dataflows.kafka_broker stop
+
+# publish the simulator's readings to Kafka (CITY_KAFKA_*, CITY_SIM_*; --json for a summary)
+produce *args: _venv
+    {{python}} -m dataflows.produce "$@"

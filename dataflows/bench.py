@@ -107,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--sensors", type=int, default=200)
     parser.add_argument("--hours", type=float, default=24.0, help="simulated hours")
+    parser.add_argument("--no-kafka", action="store_true", help="skip the Kafka path")
+    parser.add_argument(
+        "--kafka-bootstrap", help="use this broker instead of starting a temporary one"
+    )
+    parser.add_argument("--latency-rate", type=float, default=10_000.0, help="readings/s")
+    parser.add_argument("--latency-seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
 
     settings = replace(
@@ -143,6 +149,18 @@ def main(argv: list[str] | None = None) -> int:
         "target_ratio": TARGET_RATIO,
         "cpu_count": os.cpu_count(),
     }
+    if not args.no_kafka:
+        from dataflows import bench_kafka
+
+        result.update(
+            bench_kafka.run(
+                settings,
+                args.kafka_bootstrap,
+                latency_rate=args.latency_rate,
+                latency_seconds=args.latency_seconds,
+            )
+        )
+        result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if args.json:
         print(json.dumps(result))
         return 0

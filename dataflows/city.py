@@ -1,6 +1,8 @@
 """The city flow: raw messages → validation → per-sensor models, aggregates, alerts → lake.
 
-Run it the Bytewax way, configured by `CITY_*` variables (see the README)::
+The source is the built-in simulator, or Kafka with `CITY_SOURCE=kafka` (then alerts are
+also published to `CITY_KAFKA_ALERTS_TOPIC`). Run it the Bytewax way, configured by
+`CITY_*` variables (see the README)::
 
     python -m bytewax.run dataflows.city:flow            # one worker
     python -m bytewax.run dataflows.city:flow -w 4       # four workers in one process
@@ -11,35 +13,61 @@ Step ids are a persistent contract (they name recovery state): do not rename the
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable
+from typing import Any
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
+from dataflows import kafka_io
+from dataflows.kafka_io import KafkaRecord
 from dataflows.rows import Rows
 from dataflows.schema import Label, validate
 from dataflows.sensor_logic import SensorLogic
 from dataflows.settings import Settings
+from dataflows.sinks.kafka_alerts import KafkaAlertSink, alert_events
 from dataflows.sinks.lake import LakeSink
-from dataflows.sources.simulator import SimulatorSource
+from dataflows.sources.kafka import KafkaSource
+from dataflows.sources.simulator import SimRecord, SimulatorSource
 
 
-def validate_batch(batch: list, source: str = "simulator") -> Iterable[tuple | Rows]:
+def _split(batch: list, check: Callable[[Any], tuple]) -> list[tuple | Rows]:
     """Valid readings as `(sensor_id, Reading)`; labels and dead letters as one `Rows`."""
     out: list[tuple | Rows] = []
     side = Rows()
-    for raw in batch:
-        if isinstance(raw, Label):
-            side.labels.append(raw)
+    for record in batch:
+        payload = getattr(record, "payload", None)
+        if isinstance(payload, Label):
+            side.labels.append(payload)
+            side.note((record.source_partition, record.offset))
             continue
-        reading, rejected = validate(raw, source)
+        reading, rejected = check(record)
         if reading is not None:
             out.append((reading.sensor_id, reading))
         if rejected:
             side.dead_letters.extend(rejected)
+            side.note((record.source_partition, record.offset))
     if side.labels or side.dead_letters:
         out.append(side)
     return out
+
+
+def validate_batch(batch: list[SimRecord]) -> list[tuple | Rows]:
+    """Validate simulator messages (see `_split`)."""
+    return _split(
+        batch,
+        lambda r: validate(r.payload, "simulator", (r.source_partition, r.offset)),
+    )
+
+
+def decode_batch(batch: list[KafkaRecord]) -> list[tuple | Rows]:
+    """Decode and validate Kafka records (see `_split`); dead letters carry the offset."""
+    return _split(batch, kafka_io.decode)
+
+
+def _side_key(rows: Rows) -> str:
+    """Dead letters and labels go to the lake partition of their first source partition."""
+    return next(iter(rows.origins), "side")
 
 
 def build_flow(settings: Settings | None = None) -> Dataflow:
@@ -52,17 +80,24 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     recovery_ms = int(settings.alert_recovery_s * 1000)
 
     flow = Dataflow("city")
-    raw = op.input("simulator", flow, SimulatorSource(settings))
-    checked = op.flat_map_batch("validate", raw, validate_batch)
+    if settings.source == "kafka":
+        records = op.input("kafka", flow, KafkaSource(settings, settings.kafka_readings_topic))
+        checked = op.flat_map_batch("decode", records, decode_batch)
+    else:
+        raw = op.input("simulator", flow, SimulatorSource(settings))
+        checked = op.flat_map_batch("validate", raw, validate_batch)
     split = op.branch("split", checked, lambda item: isinstance(item, tuple))
     per_sensor = op.stateful_batch(
         "sensors",
         split.trues,  # type: ignore[arg-type]
         lambda resume: SensorLogic(lateness_ms, recovery_ms, resume),
     )
-    results = op.map("unkey", per_sensor, lambda key_rows: key_rows[1])
-    everything = op.merge("all_rows", results, split.falses)
+    side = op.key_on("side_rows", split.falses, _side_key)
+    everything = op.merge("all_rows", per_sensor, side)
     op.output("lake", everything, LakeSink(settings))
+    if settings.source == "kafka":
+        events = op.flat_map("alert_events", per_sensor, lambda key_rows: alert_events(key_rows[1]))
+        op.output("alerts_topic", events, KafkaAlertSink(settings))
     return flow
 
 

@@ -22,13 +22,14 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from dataflows.rows import Rows
-from dataflows.schema import SENSOR_TYPES
+from dataflows.schema import SENSOR_TYPES, now_ms
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,11 @@ TABLES: dict[str, list[tuple[str, str, pa.DataType]]] = {
         ("sensor_id", "VARCHAR", pa.string()),
         ("reason", "VARCHAR", pa.string()),
         ("payload", "VARCHAR", pa.string()),
+    ],
+    "sink_progress": [
+        ("source_partition", "VARCHAR", pa.string()),
+        ("max_offset", "BIGINT", pa.int64()),
+        ("committed_at", "TIMESTAMPTZ", TS),
     ],
     "metrics": [
         ("sensor_type", "VARCHAR", pa.string()),
@@ -266,7 +272,19 @@ def arrow_table(columns: list[tuple[str, str, pa.DataType]], rows: list[tuple]) 
     )
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list, rows: list) -> None:
+NATURAL_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "readings": (("sensor_id", "ts", "metric"), "ts"),
+    "readings_1m": (("sensor_id", "metric", "minute"), "minute"),
+    "alerts": (("alert_id",), "opened_at"),
+    "labels": (("sensor_id", "kind", "start_ts"), "start_ts"),
+    "dead_letters": (("source", "position", "reason"), None),
+}
+"""Columns that identify a row of each table, and the time column that bounds the search."""
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, columns: list, rows: list, dedup: bool = False
+) -> None:
     con.register("_batch", arrow_table(columns, rows))
     try:
         if table == "sensors":
@@ -274,25 +292,59 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: list, rows: lis
                 "INSERT INTO sensors SELECT * FROM _batch "
                 "WHERE sensor_id NOT IN (SELECT sensor_id FROM sensors)"
             )
+        elif dedup and table in NATURAL_KEYS:
+            keys, bound = NATURAL_KEYS[table]
+            existing = f"SELECT {', '.join(keys)} FROM {table}"
+            if bound is not None:  # only files whose time range overlaps the batch's
+                existing += (
+                    f" WHERE {bound} BETWEEN (SELECT min({bound}) FROM _batch)"
+                    f" AND (SELECT max({bound}) FROM _batch)"
+                )
+            con.execute(
+                f"INSERT INTO {table} SELECT b.* FROM _batch b "
+                f"ANTI JOIN ({existing}) e USING ({', '.join(keys)})"
+            )
         else:
             con.execute(f"INSERT INTO {table} SELECT * FROM _batch")
     finally:
         con.unregister("_batch")
 
 
-def write(con: duckdb.DuckDBPyConnection, rows: Rows, lake: str | os.PathLike) -> None:
-    """Write one micro-batch into the lake at `lake` in one transaction."""
+def committed_offsets(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per source partition, the highest offset whose results are in the lake."""
+    rows = con.execute(
+        "SELECT source_partition, max(max_offset) FROM sink_progress GROUP BY 1"
+    ).fetchall()
+    return dict(rows)
+
+
+def write(
+    con: duckdb.DuckDBPyConnection,
+    rows: Rows,
+    lake: str | os.PathLike,
+    replayed: Rows | None = None,
+) -> None:
+    """Write one micro-batch into the lake at `lake` in one transaction.
+
+    `replayed` holds rows that a restarted flow may already have written before it stopped:
+    they are inserted only where no row with the same natural key exists. The transaction
+    also records the highest source offset of all these rows (`sink_progress`), so that a
+    restart knows which of its rows may be replays.
+    """
+    batches = [(rows, False)] + ([(replayed, True)] if replayed is not None else [])
+    progress: dict[str, int] = {}
+    for batch, _ in batches:
+        for part, (_, high) in batch.origins.items():
+            progress[part] = max(high, progress.get(part, high))
+    committed = now_ms()
     for attempt in range(20):
         try:
             with writer_lock(lake), transaction(con):
-                for table in ("sensors", "readings", "readings_1m", "alerts", "labels"):
-                    batch = getattr(rows, table)
-                    if batch:
-                        _insert(con, table, TABLES[table], batch)
-                if rows.dead_letters:
-                    _insert(con, "dead_letters", TABLES["dead_letters"], rows.dead_letters)
-                if rows.alert_closures:
-                    _close_alerts(con, rows.alert_closures)
+                for batch, dedup in batches:
+                    _write_tables(con, batch, dedup)
+                if progress:
+                    marks = [(part, high, committed) for part, high in progress.items()]
+                    _insert(con, "sink_progress", TABLES["sink_progress"], marks)
             return
         except (duckdb.TransactionException, duckdb.IOException) as error:
             # a writer on another machine (shared folder) or a compaction can still conflict
@@ -300,6 +352,15 @@ def write(con: duckdb.DuckDBPyConnection, rows: Rows, lake: str | os.PathLike) -
                 raise
             log.warning("lake write conflict, retrying: %s", error)
             time.sleep(0.05 * (attempt + 1))
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, rows: Rows, dedup: bool) -> None:
+    for table in ("sensors", "readings", "readings_1m", "alerts", "labels", "dead_letters"):
+        batch = getattr(rows, table)
+        if batch:
+            _insert(con, table, TABLES[table], batch, dedup)
+    if rows.alert_closures:
+        _close_alerts(con, rows.alert_closures)
 
 
 def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[tuple]) -> None:
@@ -316,14 +377,42 @@ def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[tuple]) -> None
 
 def compact(
     con: duckdb.DuckDBPyConnection, lake: str | os.PathLike, keep_snapshots_s: float = 3600.0
-) -> None:
+) -> dict[str, int]:
     """Merge small Parquet files, expire old snapshots and delete the files they freed.
 
-    Files are deleted only once their snapshots are older than `keep_snapshots_s`, so a
-    reader in the middle of a query never loses a file under it.
+    Snapshots and freed files are kept for `keep_snapshots_s`, so a reader in the middle of
+    a query never loses a file under it, and recent time travel keeps working.
+
+    DuckLake 1.5.5's own `older_than` arguments misjudge times on a SQLite catalog (they
+    took snapshots made a second ago for older than an hour ago), so old snapshots are
+    picked here and expired by id, and freed files are deleted here once old enough.
     """
+    cutoff = datetime.now(UTC) - timedelta(seconds=keep_snapshots_s)
+    meta = f"__ducklake_metadata_{CATALOG}"
     with writer_lock(lake):
         con.execute(f"CALL ducklake_merge_adjacent_files('{CATALOG}')")
-        older = f"now() - to_seconds({float(keep_snapshots_s)})"
-        con.execute(f"CALL ducklake_expire_snapshots('{CATALOG}', older_than => {older})")
-        con.execute(f"CALL ducklake_cleanup_old_files('{CATALOG}', older_than => {older})")
+        old = con.execute(
+            f"SELECT list(snapshot_id ORDER BY snapshot_id) FROM ducklake_snapshots('{CATALOG}') "
+            f"WHERE snapshot_time < ? AND snapshot_id < "
+            f"(SELECT max(snapshot_id) FROM ducklake_snapshots('{CATALOG}'))",
+            [cutoff],
+        ).fetchone()[0]
+        if old:
+            con.execute(f"CALL ducklake_expire_snapshots('{CATALOG}', versions => ?)", [list(old)])
+        freed = con.execute(
+            f"SELECT data_file_id, path, path_is_relative "
+            f"FROM {meta}.ducklake_files_scheduled_for_deletion "
+            f"WHERE CAST(schedule_start AS TIMESTAMPTZ) < ?",
+            [cutoff],
+        ).fetchall()
+        data_path = Path(lake).resolve() / "files"
+        for _, path, relative in freed:
+            (data_path / path if relative else Path(path)).unlink(missing_ok=True)
+        if freed:
+            with transaction(con):
+                con.execute(
+                    f"DELETE FROM {meta}.ducklake_files_scheduled_for_deletion "
+                    f"WHERE list_contains(?, data_file_id)",
+                    [[file_id for file_id, _, _ in freed]],
+                )
+    return {"expired_snapshots": len(old or []), "deleted_files": len(freed)}

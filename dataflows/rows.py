@@ -14,7 +14,7 @@ Every row is a plain tuple in the column order of its table in `dataflows.lake.T
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -28,14 +28,43 @@ class Rows:
     sensors: list[tuple] = field(default_factory=list)
     labels: list[tuple] = field(default_factory=list)
     dead_letters: list[tuple] = field(default_factory=list)
+    origins: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Source partition -> (lowest, highest) offset of the records these rows came from."""
+
+    def note(self, origin: tuple[str, int] | None) -> None:
+        """Record that these rows come (partly) from the record at `origin`."""
+        if origin is None:
+            return
+        part, offset = origin
+        span = self.origins.get(part)
+        if span is None:
+            self.origins[part] = (offset, offset)
+        elif offset < span[0]:
+            self.origins[part] = (offset, span[1])
+        elif offset > span[1]:
+            self.origins[part] = (span[0], offset)
 
     def extend(self, other: Rows) -> None:
         """Append every row of `other`."""
-        for f in fields(self):
-            rows = getattr(other, f.name)
+        for name in TABLE_FIELDS:
+            rows = getattr(other, name)
             if rows:
-                getattr(self, f.name).extend(rows)
+                getattr(self, name).extend(rows)
+        for part, (low, high) in other.origins.items():
+            self.note((part, low))
+            self.note((part, high))
 
     def count(self) -> int:
         """Number of rows over all destinations."""
-        return sum(len(getattr(self, f.name)) for f in fields(self))
+        return sum(len(getattr(self, name)) for name in TABLE_FIELDS)
+
+
+TABLE_FIELDS = (
+    "readings",
+    "readings_1m",
+    "alerts",
+    "alert_closures",
+    "sensors",
+    "labels",
+    "dead_letters",
+)

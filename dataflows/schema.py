@@ -81,6 +81,7 @@ class Reading(NamedTuple):
     district: str | None = None
     lat: float | None = None
     lon: float | None = None
+    origin: tuple[str, int] | None = None  # (source partition, offset): the record's id
 
 
 class DeadLetter(NamedTuple):
@@ -159,11 +160,16 @@ def parse_ts_ms(value: Any) -> int:
 
 
 def validate(
-    raw: Any, source: str, position: str | None = None
+    raw: Any, source: str, origin: tuple[str, int] | None = None
 ) -> tuple[Reading | None, list[DeadLetter]]:
-    """Check a raw message against the schema; see the module docstring."""
+    """Check a raw message against the schema; see the module docstring.
+
+    `origin` identifies the record in its source (partition, offset); dead letters show it
+    as their `position`, and the reading carries it for exactly-once writes.
+    """
+    position = None if origin is None else f"{origin[0]}/{origin[1]}"
     try:
-        return _validate(raw, source, position)
+        return _validate(raw, source, position, origin)
     except _Rejected as rejected:
         sensor_id = raw.get("sensor_id") if isinstance(raw, dict) else None
         if not isinstance(sensor_id, str):
@@ -184,7 +190,7 @@ _RANGES = {key: (metric.low, metric.high) for key, metric in METRIC_INDEX.items(
 
 
 def _validate(
-    raw: Any, source: str, position: str | None
+    raw: Any, source: str, position: str | None, origin: tuple[str, int] | None
 ) -> tuple[Reading | None, list[DeadLetter]]:
     if type(raw) is not dict:
         raise _Rejected(f"not_an_object: got {type(raw).__name__}")
@@ -229,7 +235,7 @@ def _validate(
         if len(rejected) == 1:
             return None, [rejected[0]._replace(payload=payload_text(raw))]
         return None, rejected
-    return Reading(sensor_id, sensor_type, ts_ms, good, district, lat, lon), rejected
+    return Reading(sensor_id, sensor_type, ts_ms, good, district, lat, lon, origin), rejected
 
 
 def _value_problem(sensor_type: str, name: Any, value: Any) -> str | None:

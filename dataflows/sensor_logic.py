@@ -120,10 +120,13 @@ class SensorLogic(StatefulBatchLogic):
                 f"late: its minute closed {self.lateness_ms / 1000:.0f} s after the sensor's"
                 " later readings"
             )
+        origin = reading.origin
+        rows.note(origin)
         if problem is not None:
             payload = payload_text(reading._asdict())
+            position = None if origin is None else f"{origin[0]}/{origin[1]}"
             rows.dead_letters.append(
-                DeadLetter(now_ms(), "flow", None, reading.sensor_id, problem, payload)
+                DeadLetter(now_ms(), "flow", position, reading.sensor_id, problem, payload)
             )
             return
         state.recent_ts.add(ts)

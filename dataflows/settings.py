@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,11 +41,28 @@ class Settings:
     alert_recovery_s: float = 300.0
     sink_flush_s: float = 1.0
     sink_max_rows: int = 200_000
+    sink_partitions: int = 4
     compact_every_s: float = 600.0
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501
     dashboard_refresh_s: float = 5.0
     map_style: str = "schematic"
+    source: str = "simulator"
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_readings_topic: str = "city.readings"
+    kafka_alerts_topic: str = "city.alerts"
+    kafka_partitions: int = 4
+    kafka_start_offset: str = "earliest"
+    kafka_stop_at_end: bool = False
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = field(default=None, repr=False)
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_port: int = 9092
+    kafka_home: Path = PROJECT_ROOT / "data" / "kafka"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +87,7 @@ class Settings:
             ),
             sink_flush_s=reader.number("CITY_SINK_FLUSH_S", cls.sink_flush_s, minimum=0.0),
             sink_max_rows=reader.integer("CITY_SINK_MAX_ROWS", cls.sink_max_rows, minimum=1),
+            sink_partitions=reader.integer("CITY_SINK_PARTITIONS", cls.sink_partitions, minimum=1),
             compact_every_s=reader.number("CITY_COMPACT_EVERY_S", cls.compact_every_s, minimum=0.0),
             dashboard_host=reader.text("CITY_DASHBOARD_HOST", cls.dashboard_host),
             dashboard_port=reader.integer("CITY_DASHBOARD_PORT", cls.dashboard_port, minimum=1),
@@ -77,6 +95,30 @@ class Settings:
                 "CITY_DASHBOARD_REFRESH_S", cls.dashboard_refresh_s, minimum=0.5
             ),
             map_style=reader.text("CITY_MAP_STYLE", cls.map_style),
+            source=reader.choice("CITY_SOURCE", cls.source, ("simulator", "kafka")),
+            kafka_bootstrap_servers=reader.text(
+                "CITY_KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap_servers
+            ),
+            kafka_readings_topic=reader.text("CITY_KAFKA_READINGS_TOPIC", cls.kafka_readings_topic),
+            kafka_alerts_topic=reader.text("CITY_KAFKA_ALERTS_TOPIC", cls.kafka_alerts_topic),
+            kafka_partitions=reader.integer("CITY_KAFKA_PARTITIONS", cls.kafka_partitions, 1),
+            kafka_start_offset=reader.choice(
+                "CITY_KAFKA_START_OFFSET", cls.kafka_start_offset, ("earliest", "latest")
+            ),
+            kafka_stop_at_end=reader.flag("CITY_KAFKA_STOP_AT_END", cls.kafka_stop_at_end),
+            kafka_security_protocol=reader.choice(
+                "CITY_KAFKA_SECURITY_PROTOCOL",
+                cls.kafka_security_protocol,
+                ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+            ),
+            kafka_sasl_mechanism=reader.optional_text("CITY_KAFKA_SASL_MECHANISM"),
+            kafka_sasl_username=reader.optional_text("CITY_KAFKA_SASL_USERNAME"),
+            kafka_sasl_password=reader.secret("CITY_KAFKA_SASL_PASSWORD"),
+            kafka_ssl_cafile=reader.optional_text("CITY_KAFKA_SSL_CAFILE"),
+            kafka_ssl_certfile=reader.optional_text("CITY_KAFKA_SSL_CERTFILE"),
+            kafka_ssl_keyfile=reader.optional_text("CITY_KAFKA_SSL_KEYFILE"),
+            kafka_port=reader.integer("CITY_KAFKA_PORT", cls.kafka_port, minimum=1),
+            kafka_home=Path(reader.text("CITY_KAFKA_HOME", str(cls.kafka_home))).expanduser(),
         )
 
 
@@ -92,6 +134,38 @@ class _Reader:
 
     def text(self, key: str, default: str) -> str:
         return self._raw(key) or default
+
+    def optional_text(self, key: str) -> str | None:
+        return self._raw(key)
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self._raw(key) or default
+        if value not in choices:
+            raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        raw = self._raw(key)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{key} must be true or false, got {raw!r}")
+
+    def secret(self, key: str) -> str | None:
+        """A secret from `KEY`, or from the file named by `KEY_FILE` (never echoed)."""
+        value = self._raw(key)
+        path = self._raw(f"{key}_FILE")
+        if value is not None and path is not None:
+            raise ValueError(f"set {key} or {key}_FILE, not both")
+        if path is not None:
+            try:
+                return Path(path).expanduser().read_text().strip()
+            except OSError as error:
+                raise ValueError(f"{key}_FILE: cannot read {path}: {error.strerror}") from None
+        return value
 
     def integer(self, key: str, default: int, minimum: int | None = None) -> int:
         raw = self._raw(key)

@@ -54,3 +54,14 @@ def city_lake(tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
     env = city_env(lake)
     run_flow(env)
     return FlowRun(lake, env)
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory):
+    """A real Apache Kafka broker for the whole session (started with the recipe's code)."""
+    from dataflows import kafka_broker
+
+    broker = kafka_broker.Broker(tmp_path_factory.mktemp("kafka"), kafka_broker.free_port_pair())
+    kafka_broker.start(broker)
+    yield broker
+    kafka_broker.stop(broker)

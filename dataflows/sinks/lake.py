@@ -1,11 +1,24 @@
 """Micro-batched writes of the flow's rows into the lake, one transaction per flush.
 
-Each worker has its own partition and connection. Rows are buffered and handed over when
-the buffer holds `CITY_SINK_MAX_ROWS` rows or is `CITY_SINK_FLUSH_S` seconds old, and when
-the flow stops. A writer thread commits the batches in order, so that DuckDB's work
-(which releases the GIL) overlaps with the flow's; at most two batches wait for it, which
-holds the flow back if the lake cannot keep up. A failed write fails the flow at its next
-step rather than being lost. Worker 0 also compacts the lake every `CITY_COMPACT_EVERY_S`.
+The sink has `CITY_SINK_PARTITIONS` partitions, which Bytewax spreads over the workers;
+rows go to a partition by their key (the sensor id). Each partition has its own
+connection. Rows are buffered and handed over when the buffer holds `CITY_SINK_MAX_ROWS`
+rows or is `CITY_SINK_FLUSH_S` seconds old, at the end of every epoch, and when the flow
+stops. A writer thread commits the batches in order, so that DuckDB's work (which
+releases the GIL) overlaps with the flow's; at most two batches wait for it, which holds
+the flow back if the lake cannot keep up. A failed write fails the flow at its next step
+rather than being lost. Partition 0 also compacts the lake every `CITY_COMPACT_EVERY_S`.
+
+Exactly once, whatever the crashes and restarts:
+
+- Bytewax calls `snapshot()` at the end of every epoch, before it commits the epoch's
+  recovery snapshot; the partition then writes everything buffered and waits for the
+  commit, so no row of a finished epoch exists only in memory.
+- Every transaction also records, per source partition, the highest offset of the records
+  its rows came from (`sink_progress`). A restarted flow replays the records after its
+  last snapshot; rows from records at or below a mark may already be in the lake, so they
+  are inserted only where their natural key is absent (`lake.NATURAL_KEYS`). Rows from
+  newer records are inserted as usual, at full speed.
 """
 
 from __future__ import annotations
@@ -14,8 +27,9 @@ import logging
 import queue
 import threading
 import time
+import zlib
 
-from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from dataflows import lake
 from dataflows.rows import Rows
@@ -26,38 +40,50 @@ log = logging.getLogger(__name__)
 _STOP = None
 
 
-class LakeSink(DynamicSink[Rows]):
-    """Writes `Rows` into the lake at `settings.lake`."""
+class LakeSink(FixedPartitionedSink[Rows, None]):
+    """Writes keyed `Rows` into the lake at `settings.lake`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _LakePartition:
-        return _LakePartition(self.settings, worker_index)
+    def list_parts(self) -> list[str]:
+        return [f"lake-{k}" for k in range(self.settings.sink_partitions)]
+
+    def part_fn(self, item_key: str) -> int:
+        return zlib.crc32(item_key.encode())
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LakePartition:
+        return _LakePartition(self.settings, int(for_part.removeprefix("lake-")))
 
 
-class _LakePartition(StatelessSinkPartition[Rows]):
-    def __init__(self, settings: Settings, worker_index: int) -> None:
+class _LakePartition(StatefulSinkPartition[Rows, None]):
+    def __init__(self, settings: Settings, index: int) -> None:
         self.settings = settings
-        self.compacts = worker_index == 0 and settings.compact_every_s > 0
+        self.compacts = index == 0 and settings.compact_every_s > 0
         self.con = lake.connect(settings.lake)
+        self.committed = lake.committed_offsets(self.con)
         self.buffer = Rows()
+        self.replayed = Rows()
         self.buffered = 0
         self.last_flush = time.monotonic()
         self.last_compact = time.monotonic()
-        self._queue: queue.Queue[Rows | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[Rows, Rows | None] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._writer = threading.Thread(
-            target=self._write_loop, name=f"lake-writer-{worker_index}", daemon=True
+            target=self._write_loop, name=f"lake-writer-{index}", daemon=True
         )
         self._writer.start()
 
     def _write_loop(self) -> None:
-        while (rows := self._queue.get()) is not _STOP:
-            if self._error is not None:
-                continue  # already failed: drain so the flow thread never blocks
+        while True:
+            batch = self._queue.get()
             try:
-                lake.write(self.con, rows, self.settings.lake)
+                if batch is _STOP:
+                    return
+                if self._error is not None:
+                    continue  # already failed: drain so the flow thread never blocks
+                rows, replayed = batch
+                lake.write(self.con, rows, self.settings.lake, replayed)
                 if self.compacts and time.monotonic() - self.last_compact >= (
                     self.settings.compact_every_s
                 ):
@@ -65,6 +91,8 @@ class _LakePartition(StatelessSinkPartition[Rows]):
                     lake.compact(self.con, self.settings.lake)
             except BaseException as error:  # re-raised on the flow's thread
                 self._error = error
+            finally:
+                self._queue.task_done()
 
     def _raise_if_failed(self) -> None:
         if self._error is not None:
@@ -74,8 +102,12 @@ class _LakePartition(StatelessSinkPartition[Rows]):
 
     def write_batch(self, items: list[Rows]) -> None:
         self._raise_if_failed()
+        committed = self.committed
         for rows in items:
-            self.buffer.extend(rows)
+            replay = committed and any(
+                low <= committed.get(part, -1) for part, (low, _) in rows.origins.items()
+            )
+            (self.replayed if replay else self.buffer).extend(rows)
             self.buffered += rows.count()
         if self.buffered >= self.settings.sink_max_rows or (
             self.buffered and time.monotonic() - self.last_flush >= self.settings.sink_flush_s
@@ -84,11 +116,19 @@ class _LakePartition(StatelessSinkPartition[Rows]):
 
     def flush(self) -> None:
         if self.buffered:
-            self._queue.put(self.buffer)
+            replayed = self.replayed if self.replayed.count() or self.replayed.origins else None
+            self._queue.put((self.buffer, replayed))
             log.debug("handed %d rows to the lake writer", self.buffered)
         self.buffer = Rows()
+        self.replayed = Rows()
         self.buffered = 0
         self.last_flush = time.monotonic()
+
+    def snapshot(self) -> None:
+        """End of an epoch: make everything received so far durable before Bytewax moves on."""
+        self.flush()
+        self._queue.join()
+        self._raise_if_failed()
 
     def close(self) -> None:
         self.flush()

@@ -14,18 +14,30 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from dataflows.schema import Label, now_ms
+from dataflows.schema import now_ms
 from dataflows.settings import Settings
 from dataflows.simulation import TICK_MS, City, PartitionSimulator
 
 _MESSAGES_PER_BATCH = 4_000
 
 
-class SimulatorSource(FixedPartitionedSource[dict | Label, object]):
-    """Raw sensor messages (dicts, some corrupt) and ground-truth `Label`s of the city."""
+class SimRecord(NamedTuple):
+    """One item of the simulator: a raw message (some corrupt) or a ground-truth `Label`.
+
+    (`source_partition`, `offset`) identifies it for good: the n-th item of a partition.
+    """
+
+    source_partition: str
+    offset: int
+    payload: Any
+
+
+class SimulatorSource(FixedPartitionedSource[SimRecord, tuple]):
+    """The city's raw sensor messages and ground-truth labels, as `SimRecord`s."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -49,11 +61,12 @@ class SimulatorSource(FixedPartitionedSource[dict | Label, object]):
         return [f"sim-{p}" for p in range(self.settings.sim_partitions)]
 
     def build_part(
-        self, step_id: str, for_part: str, resume_state: object | None
+        self, step_id: str, for_part: str, resume_state: tuple | None
     ) -> _SimulatorPartition:
         s = self.settings
         partition = int(for_part.removeprefix("sim-"))
         city = City(s.sim_seed, s.sim_sensors)
+        state, offset = resume_state if resume_state is not None else (None, 0)
         simulator = PartitionSimulator(
             city,
             partition,
@@ -61,13 +74,22 @@ class SimulatorSource(FixedPartitionedSource[dict | Label, object]):
             self.start_ms,
             self.end_ms,
             s.sim_fault_rate,
-            state=resume_state,  # type: ignore[arg-type]
+            state=state,
         )
-        return _SimulatorPartition(simulator, s.sim_speedup, self.live_from_ms)
+        return _SimulatorPartition(for_part, simulator, offset, s.sim_speedup, self.live_from_ms)
 
 
-class _SimulatorPartition(StatefulSourcePartition[dict | Label, object]):
-    def __init__(self, simulator: PartitionSimulator, speedup: float, live_from_ms: int) -> None:
+class _SimulatorPartition(StatefulSourcePartition[SimRecord, tuple]):
+    def __init__(
+        self,
+        name: str,
+        simulator: PartitionSimulator,
+        offset: int,
+        speedup: float,
+        live_from_ms: int,
+    ) -> None:
+        self.name = name
+        self.offset = offset
         self.simulator = simulator
         self.speedup = speedup
         self.live_from_ms = max(live_from_ms, simulator.now_ms)
@@ -82,14 +104,18 @@ class _SimulatorPartition(StatefulSourcePartition[dict | Label, object]):
         elapsed = time.time() - self.wall_anchor
         return self.live_from_ms + elapsed * 1000 * self.speedup
 
-    def next_batch(self) -> list[dict | Label]:
+    def next_batch(self) -> list[SimRecord]:
         sim = self.simulator
         if sim.finished:
             raise StopIteration
         until = min(self._allowed_ms() + 1, sim.now_ms + self.span_ms)
         if sim.end_ms is not None and until >= sim.end_ms:
             until = sim.end_ms + 1  # also releases the messages still delayed in flight
-        return sim.advance(int(until))
+        items = sim.advance(int(until))
+        first = self.offset
+        self.offset += len(items)
+        name = self.name
+        return [SimRecord(name, first + k, item) for k, item in enumerate(items)]
 
     def next_awake(self) -> datetime | None:
         sim = self.simulator
@@ -98,5 +124,5 @@ class _SimulatorPartition(StatefulSourcePartition[dict | Label, object]):
         wait_s = (sim.now_ms - self.live_from_ms) / 1000 / self.speedup
         return datetime.fromtimestamp(self.wall_anchor, UTC) + timedelta(seconds=wait_s)
 
-    def snapshot(self) -> object:
-        return self.simulator.state()
+    def snapshot(self) -> tuple:
+        return (self.simulator.state(), self.offset)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +12,7 @@ from dataflows import lake
 from dataflows.schema import Label, validate
 from dataflows.settings import Settings
 from dataflows.simulation import ANOMALY_KINDS, City, PartitionSimulator
-from tests.conftest import FlowRun, city_env, run_flow
+from tests.conftest import ROOT, FlowRun, city_env, run_flow
 
 
 def _simulated(settings: Settings) -> tuple[list, list]:
@@ -171,6 +173,27 @@ def test_two_workers_store_the_same_readings_as_one(city_lake, tmp_path):
     query = "SELECT sensor_id, epoch_ms(ts), metric, value FROM readings ORDER BY ALL"
     assert two.sql(query).fetchall() == one.sql(query).fetchall()
     assert two.sql("SELECT count(*) FROM readings").fetchone()[0] > 0
+
+
+def test_two_processes_store_the_same_readings_as_one(tmp_path):
+    from tests.dashboard.test_browser import free_port
+
+    addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
+    env = city_env(tmp_path / "lake", CITY_SIM_HOURS="3")
+    first = subprocess.Popen(
+        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow", "-i", "0", "-a", addresses],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run_flow(env, "-i", "1", "-a", addresses)
+    _, stderr = first.communicate(timeout=300)
+    assert first.returncode == 0, stderr[-3000:]
+    run_flow(city_env(tmp_path / "one", CITY_SIM_HOURS="3"))
+    query = "SELECT sensor_id, epoch_ms(ts), metric, value FROM readings ORDER BY ALL"
+    two = lake.connect(tmp_path / "lake", read_only=True).sql(query).fetchall()
+    assert two == lake.connect(tmp_path / "one", read_only=True).sql(query).fetchall()
 
 
 def test_anomaly_kinds_are_all_known():

@@ -52,7 +52,7 @@ def test_epoch_ms_and_iso_timestamps_agree():
     ],
 )
 def test_a_broken_message_is_dead_lettered_whole(change, reason):
-    reading, rejected = validate({**GOOD, **change}, "test", "p0/17")
+    reading, rejected = validate({**GOOD, **change}, "test", ("p0", 17))
     assert reading is None
     assert len(rejected) == 1
     letter = rejected[0]

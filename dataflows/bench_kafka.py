@@ -1,0 +1,237 @@
+"""The Kafka path's figures for `just bench`: throughput against a bare consumer, and latency.
+
+1. The simulator's stream is produced to a fresh topic; a bare kafka-python consumer loop
+   reads it all (the ceiling), then the city flow reads it into a temporary lake (one
+   worker). Both are given in readings/s.
+2. End-to-end latency at a fixed offered rate: the flow runs in its own process on another
+   fresh topic while a producer sends readings at `rate` per second, each stamped with its
+   send time; a reader polls the lake's change feed (`ducklake_table_insertions`) every
+   0.1 s, and each reading's latency is the time it was first seen minus its stamp.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from bytewax.testing import run_main
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from dataflows import kafka_broker, kafka_io, lake
+from dataflows.city import build_flow
+from dataflows.produce import produce
+from dataflows.schema import now_ms
+from dataflows.settings import PROJECT_ROOT, Settings
+
+
+def _progress(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def bare_consumer(settings: Settings, topic: str) -> tuple[int, float]:
+    """Read every record of `topic` with a plain consumer loop: (records, seconds)."""
+    consumer = KafkaConsumer(
+        **kafka_io.client_config(settings),
+        group_id=None,
+        enable_auto_commit=False,
+        max_poll_records=5_000,
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(parts)
+    consumer.seek_to_beginning()
+    ends = consumer.end_offsets(parts)
+    total = sum(ends.values())
+    seen = 0
+    started = time.perf_counter()
+    while seen < total:
+        for records in consumer.poll(timeout_ms=500).values():
+            seen += len(records)
+    seconds = time.perf_counter() - started
+    consumer.close()
+    return seen, seconds
+
+
+def throughput(settings: Settings) -> dict[str, float]:
+    """Readings/s of the flow from topic to lake and of the bare consumer on the same topic."""
+    topic = f"bench.{uuid.uuid4().hex[:8]}"
+    settings = replace(
+        settings,
+        kafka_readings_topic=topic,
+        kafka_alerts_topic=f"{topic}.alerts",
+        kafka_stop_at_end=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="city-bench-kafka-") as folder:
+        settings = replace(settings, lake=Path(folder))
+        _progress(f"producing the simulated stream to {topic} ...")
+        summary = produce(replace(settings, source="simulator"), progress=False)
+        per_message = summary["readings"] / summary["messages"]
+        _progress(f"  {summary['messages']:,} messages; bare consumer loop ...")
+        records, bare_s = bare_consumer(settings, topic)
+        _progress("  the flow from the topic into a lake (1 worker) ...")
+        flow = build_flow(replace(settings, source="kafka"))
+        started = time.perf_counter()
+        run_main(flow)
+        flow_s = time.perf_counter() - started
+        con = lake.connect(settings.lake, read_only=True)
+        stored = con.sql("SELECT count(*) FROM readings").fetchone()[0]
+        con.close()
+    flow_rate = stored / flow_s
+    bare_rate = records * per_message / bare_s
+    return {
+        "kafka_messages": records,
+        "kafka_flow_readings": stored,
+        "kafka_flow_readings_per_s": round(flow_rate),
+        "kafka_bare_consumer_readings_per_s": round(bare_rate),
+        "kafka_ratio_flow_to_bare": round(flow_rate / bare_rate, 3),
+    }
+
+
+def _paced_producer(
+    settings: Settings, topic: str, rate: float, seconds: float, sent: list[int]
+) -> None:
+    """Send air-quality readings (2 metrics a message) at `rate` readings/s, stamped now."""
+    producer = KafkaProducer(**kafka_io.client_config(settings), linger_ms=5, acks=1)
+    rng = random.Random(1)
+    per_tick = max(1, round(rate / 2 * 0.05))  # messages per 50 ms
+    started = time.monotonic()
+    tick = 0
+    while time.monotonic() - started < seconds:
+        for _ in range(per_tick):
+            sensor = f"latency-{rng.randrange(1000):04d}"
+            message = {
+                "sensor_id": sensor,
+                "type": "air_quality",
+                "ts": now_ms(),
+                "values": {
+                    "pm25": round(rng.uniform(5, 20), 1),
+                    "no2": round(rng.uniform(10, 40), 1),
+                },
+            }
+            key, value = kafka_io.encode(message)
+            producer.send(topic, key=key, value=value)
+            sent[0] += 2
+        tick += 1
+        pause = started + tick * 0.05 - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+    producer.flush()
+    producer.close()
+
+
+def latency(settings: Settings, rate: float = 10_000.0, seconds: float = 20.0) -> dict:
+    """p50/p99 of produce-to-visible-in-lake latency at an offered rate of `rate` readings/s."""
+    topic = f"latency.{uuid.uuid4().hex[:8]}"
+    kafka_io.ensure_topic(settings, topic, settings.kafka_partitions)
+    with tempfile.TemporaryDirectory(prefix="city-bench-latency-") as folder:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CITY_")}
+        env.update(
+            CITY_LAKE=folder,
+            CITY_SOURCE="kafka",
+            CITY_KAFKA_BOOTSTRAP_SERVERS=settings.kafka_bootstrap_servers,
+            CITY_KAFKA_READINGS_TOPIC=topic,
+            CITY_KAFKA_ALERTS_TOPIC=f"{topic}.alerts",
+            CITY_KAFKA_START_OFFSET="earliest",
+            CITY_COMPACT_EVERY_S="0",
+        )
+        flow = subprocess.Popen(
+            [sys.executable, "-m", "bytewax.run", "dataflows.city:flow"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            while not (Path(folder) / "catalog.sqlite").exists():
+                if flow.poll() is not None:
+                    raise RuntimeError("the latency flow did not start")
+                time.sleep(0.1)
+            time.sleep(3.0)  # let the flow settle before offering load
+            con = lake.connect(folder, read_only=True)
+            sent = [0]
+            producer = threading.Thread(
+                target=_paced_producer, args=(settings, topic, rate, seconds, sent)
+            )
+            _progress(f"latency: offering {rate:,.0f} readings/s for {seconds:g} s ...")
+            producer.start()
+            latencies: list[int] = []
+            last = con.sql("SELECT id FROM lake.current_snapshot()").fetchone()[0]
+            deadline = time.monotonic() + seconds + 30
+            while time.monotonic() < deadline:
+                time.sleep(0.1)
+                current = con.sql("SELECT id FROM lake.current_snapshot()").fetchone()[0]
+                if current > last:
+                    seen = now_ms()
+                    stamps = con.execute(
+                        "SELECT epoch_ms(ts) FROM ducklake_table_insertions("
+                        "'lake', 'main', 'readings', ?, ?)",
+                        [last + 1, current],
+                    ).fetchall()
+                    latencies.extend(seen - stamp for (stamp,) in stamps)
+                    last = current
+                if not producer.is_alive() and len(latencies) >= sent[0]:
+                    break
+            producer.join()
+            con.close()
+        finally:
+            flow.send_signal(signal.SIGINT)
+            try:
+                flow.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                flow.kill()
+    latencies.sort()
+    if not latencies:
+        raise RuntimeError("no reading became visible in the lake")
+
+    def pick(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1000
+
+    return {
+        "latency_offered_readings_per_s": rate,
+        "latency_readings_sent": sent[0],
+        "latency_readings_seen": len(latencies),
+        "latency_p50_s": round(pick(0.50), 3),
+        "latency_p99_s": round(pick(0.99), 3),
+    }
+
+
+def run(
+    settings: Settings,
+    bootstrap: str | None = None,
+    latency_rate: float = 10_000.0,
+    latency_seconds: float = 20.0,
+) -> dict:
+    """All Kafka figures; starts a temporary broker unless `bootstrap` names one."""
+    broker = None
+    home = None
+    if bootstrap is None:
+        home = tempfile.TemporaryDirectory(prefix="city-bench-broker-")
+    try:
+        if bootstrap is None:
+            broker = kafka_broker.Broker(Path(home.name), kafka_broker.free_port_pair())
+            _progress(f"starting a Kafka broker at {broker.bootstrap} ...")
+            kafka_broker.start(broker)
+            bootstrap = broker.bootstrap
+        settings = replace(settings, kafka_bootstrap_servers=bootstrap)
+        figures = throughput(settings)
+        figures.update(latency(settings, latency_rate, latency_seconds))
+        return figures
+    finally:
+        if broker is not None:
+            kafka_broker.stop(broker)
+        if home is not None:
+            home.cleanup()
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(Settings.from_env())))

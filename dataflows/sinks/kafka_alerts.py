@@ -1,0 +1,104 @@
+"""Publishes alert events (opened, closed) as JSON to a Kafka topic, keyed by sensor id."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from kafka import KafkaProducer
+
+from dataflows.kafka_io import client_config, describe, ensure_topic
+from dataflows.rows import Rows
+from dataflows.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
+
+
+def alert_events(rows: Rows) -> list[dict]:
+    """The alert changes in `rows` as JSON-ready events.
+
+    >>> rows = Rows(alerts=[("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 1, "d")],
+    ...             alert_closures=[("s@0", 60000, 0.95, "laeq", 2)])
+    >>> [e["event"] for e in alert_events(rows)]
+    ['opened', 'closed']
+    """
+    events = []
+    for (
+        alert_id,
+        sensor_id,
+        sensor_type,
+        kind,
+        metrics,
+        opened,
+        _,
+        peak,
+        _n,
+        detector,
+    ) in rows.alerts:
+        events.append(
+            {
+                "event": "opened",
+                "alert_id": alert_id,
+                "sensor_id": sensor_id,
+                "sensor_type": sensor_type,
+                "kind": kind,
+                "metrics": metrics.split(","),
+                "opened_at": _iso(opened),
+                "score": peak,
+                "detector": detector,
+            }
+        )
+    for alert_id, closed, peak, metrics, n in rows.alert_closures:
+        events.append(
+            {
+                "event": "closed",
+                "alert_id": alert_id,
+                "sensor_id": alert_id.rsplit("@", 1)[0],
+                "closed_at": _iso(closed),
+                "peak_score": peak,
+                "metrics": metrics.split(","),
+                "anomalous_readings": n,
+            }
+        )
+    return events
+
+
+class KafkaAlertSink(DynamicSink[dict]):
+    """Sends each alert event to `CITY_KAFKA_ALERTS_TOPIC`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _AlertPartition:
+        return _AlertPartition(self.settings)
+
+
+class _AlertPartition(StatelessSinkPartition[dict]):
+    def __init__(self, settings: Settings) -> None:
+        self.topic = settings.kafka_alerts_topic
+        self.where = describe(settings)
+        ensure_topic(settings, self.topic, settings.kafka_partitions)
+        self.producer = KafkaProducer(
+            **client_config(settings), linger_ms=20, retries=10, acks="all"
+        )
+
+    def _failed(self, error: BaseException) -> None:
+        log.error("could not publish an alert to %s at %s: %s", self.topic, self.where, error)
+
+    def write_batch(self, items: list[dict]) -> None:
+        for event in items:
+            self.producer.send(
+                self.topic,
+                key=event["sensor_id"].encode(),
+                value=json.dumps(event).encode(),
+            ).add_errback(self._failed)
+
+    def close(self) -> None:
+        self.producer.flush(timeout=30)
+        self.producer.close(timeout=30)

@@ -1,0 +1,202 @@
+"""The Kafka path against a real broker: produce, consume, dead letters, restarts, scale-out."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from dataflows import kafka_io, lake
+from dataflows.settings import Settings
+from tests.conftest import ROOT, city_env, run_flow
+
+pytestmark = pytest.mark.kafka
+
+
+def kafka_env(kafka, tmp_path, topic: str, **overrides: str) -> dict[str, str]:
+    return city_env(
+        tmp_path / "lake",
+        CITY_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap,
+        CITY_KAFKA_READINGS_TOPIC=topic,
+        CITY_KAFKA_ALERTS_TOPIC=f"{topic}.alerts",
+        CITY_SOURCE="kafka",
+        CITY_KAFKA_STOP_AT_END="true",
+        **overrides,
+    )
+
+
+def produce(env: dict[str, str]) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "dataflows.produce", "--json"],
+        env={**env, "CITY_SOURCE": "simulator"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[produce]" in result.stderr  # progress is shown
+    return json.loads(result.stdout)
+
+
+def count(lake_path, sql: str) -> int:
+    con = lake.connect(lake_path, read_only=True)
+    try:
+        return con.sql(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def topic_messages(kafka, topic: str) -> list[dict]:
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap, consumer_timeout_ms=3000)
+    parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+    consumer.assign(parts)
+    consumer.seek_to_beginning()
+    messages = [json.loads(m.value) for m in consumer]
+    consumer.close()
+    return messages
+
+
+def test_every_produced_reading_is_stored_once_and_alerts_are_published(kafka, tmp_path):
+    env = kafka_env(kafka, tmp_path, "t1.readings", CITY_SIM_FAULT_RATE="0", CITY_SIM_HOURS="6")
+    summary = produce(env)
+    assert summary["partitions"] == 4 and summary["readings"] > 10_000
+    run_flow(env)
+    stored = count(tmp_path / "lake", "SELECT count(*) FROM readings")
+    assert stored == summary["readings"]
+    assert count(tmp_path / "lake", "SELECT count(*) FROM labels") == summary["labels"]
+    opened = count(tmp_path / "lake", "SELECT count(*) FROM alerts")
+    closed = count(tmp_path / "lake", "SELECT count(closed_at) FROM alerts")
+    events = topic_messages(kafka, "t1.readings.alerts")
+    assert opened > 0
+    assert sorted(e["event"] for e in events) == ["closed"] * closed + ["opened"] * opened
+
+
+def test_malformed_messages_are_dead_lettered_with_partition_and_offset(kafka, tmp_path):
+    topic = "t2.readings"
+    settings = Settings.from_env({"CITY_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap})
+    kafka_io.ensure_topic(settings, topic, 3)
+    good = {
+        "sensor_id": "noise-77",
+        "type": "noise",
+        "ts": "2026-01-05T08:00:00Z",
+        "values": {"laeq": 55.0},
+    }
+    bad = {
+        b"{not json": "bad_json",
+        bytes([0xFF, 0xFE, 0x00]): "bad_encoding",
+        b'"a string"': "not_an_object",
+        b'{"sensor_id": "noise-77", "type": "noise", "values": {"laeq": 50}}': "missing_field",
+        b'{"sensor_id": "x", "type": "noise", "ts": 1, "values": {"laeq": 1}}': "bad_timestamp",
+        b'{"sensor_id": "x", "type": "boat", "ts": 1767600000000, "values": {"v": 1}}': (
+            "unknown_type"
+        ),
+        b'{"sensor_id": "x", "type": "noise", "ts": 1767600000000, "values": {"laeq": NaN}}': (
+            "bad_value"
+        ),
+        b'{"sensor_id": "x", "type": "noise", "ts": 1767600000000, "values": {"laeq": 1e9}}': (
+            "out_of_range"
+        ),
+    }
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+    expected: dict[str, str] = {}
+    for i, (value, reason) in enumerate(bad.items()):
+        for partition in range(3):  # good, bad, good on every partition
+            before = dict(good, ts=1767600000000 + 60_000 * (2 * i), sensor_id=f"noise-{partition}")
+            after = dict(before, ts=before["ts"] + 60_000)
+            producer.send(topic, json.dumps(before).encode(), key=b"k", partition=partition)
+            meta = producer.send(topic, value, key=b"k", partition=partition).get(timeout=30)
+            expected[f"{topic}/{partition}/{meta.offset}"] = reason
+            producer.send(topic, json.dumps(after).encode(), key=b"k", partition=partition)
+    producer.send(topic, None, key=b"tombstone", partition=0)
+    producer.flush()
+    env = kafka_env(kafka, tmp_path, topic)
+    run_flow(env)
+    con = lake.connect(tmp_path / "lake", read_only=True)
+    letters = dict(
+        con.sql(
+            "SELECT position, split_part(reason, ':', 1) FROM dead_letters WHERE source = 'kafka'"
+        ).fetchall()
+    )
+    tombstone = {p: r for p, r in letters.items() if r == "missing_value"}
+    assert len(tombstone) == 1
+    assert {p: r for p, r in letters.items() if r != "missing_value"} == expected
+    # every valid message around the bad ones is stored
+    assert con.sql("SELECT count(*) FROM readings").fetchone()[0] == 2 * 3 * len(bad)
+
+
+def test_a_killed_flow_restarted_with_recovery_stores_every_reading_once(kafka, tmp_path):
+    env = kafka_env(
+        kafka,
+        tmp_path,
+        "t3.readings",
+        CITY_SIM_FAULT_RATE="0",
+        CITY_SIM_HOURS="24",
+        CITY_SINK_FLUSH_S="0.2",
+    )
+    summary = produce(env)
+    recovery = tmp_path / "recovery"
+    recovery.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "bytewax.recovery", str(recovery), "1"], check=True, cwd=ROOT
+    )
+    args = ["-r", str(recovery), "-s", "1", "-b", "0"]
+    flow = subprocess.Popen(
+        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow", *args],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    written = 0
+    while written < summary["readings"] // 5:
+        assert time.monotonic() < deadline and flow.poll() is None, "the flow ended too soon"
+        time.sleep(0.2)
+        if (tmp_path / "lake" / "catalog.sqlite").exists():
+            written = count(tmp_path / "lake", "SELECT count(*) FROM readings")
+    flow.send_signal(signal.SIGKILL)
+    flow.wait()
+    assert written < summary["readings"], "killed too late to prove anything"
+    run_flow(env, *args)
+    con = lake.connect(tmp_path / "lake", read_only=True)
+    total, unique = con.sql(
+        "SELECT count(*), count(DISTINCT (sensor_id, ts, metric)) FROM readings"
+    ).fetchone()
+    assert total == unique == summary["readings"]
+    mismatched = con.sql(
+        """
+        WITH recomputed AS (
+            SELECT sensor_id, metric, time_bucket(INTERVAL 1 MINUTE, ts) AS minute,
+                   count(*) AS n, sum(value) AS total
+            FROM readings GROUP BY ALL
+        )
+        SELECT count(*) FROM recomputed r FULL JOIN readings_1m a USING (sensor_id, metric, minute)
+        WHERE a.n IS DISTINCT FROM r.n OR abs(a.mean * a.n - r.total) > 1e-6
+        """
+    ).fetchone()[0]
+    assert mismatched == 0
+    duplicate_alerts = con.sql("SELECT count(*) - count(DISTINCT alert_id) FROM alerts").fetchone()[
+        0
+    ]
+    assert duplicate_alerts == 0
+
+
+def test_two_workers_share_four_partitions(kafka, tmp_path):
+    env = kafka_env(kafka, tmp_path, "t4.readings", CITY_SIM_FAULT_RATE="0", CITY_SIM_HOURS="3")
+    summary = produce(env)
+    run_flow(env, "-w", "2")
+    assert count(tmp_path / "lake", "SELECT count(*) FROM readings") == summary["readings"]
+    consumer = KafkaConsumer(bootstrap_servers=kafka.bootstrap)
+    parts = [TopicPartition("t4.readings", p) for p in range(4)]
+    ends = consumer.end_offsets(parts)
+    consumer.close()
+    con = lake.connect(tmp_path / "lake", read_only=True)
+    progress = dict(
+        con.sql("SELECT source_partition, max(max_offset) FROM sink_progress GROUP BY 1").fetchall()
+    )
+    assert progress == {f"t4.readings/{tp.partition}": ends[tp] - 1 for tp in parts}
