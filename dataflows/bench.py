@@ -180,6 +180,22 @@ def main(argv: list[str] | None = None) -> int:
         f"{meets[result['flow_readings_per_s'] >= TARGET_FLOW_RATE]}"
     )
     print(f"ratio flow/bare {ratio:.3f} vs target {TARGET_RATIO}: {meets[ratio >= TARGET_RATIO]}")
+    if "kafka_flow_readings_per_s" in result:
+        k = result
+        print()
+        print(f"{'Kafka path':28}{'flow (1 worker)':>18}{'bare consumer':>18}")
+        print(
+            f"{'readings/s':28}{k['kafka_flow_readings_per_s']:>18,}"
+            f"{k['kafka_bare_consumer_readings_per_s']:>18,}"
+        )
+        kratio = k["kafka_ratio_flow_to_bare"]
+        print(f"ratio flow/bare consumer {kratio:.3f} vs target 0.5: {meets[kratio >= 0.5]}")
+        print(
+            f"latency produce→visible in lake at {k['latency_offered_readings_per_s']:,.0f} "
+            f"readings/s offered: p50 {k['latency_p50_s']} s, p99 {k['latency_p99_s']} s "
+            f"({k['latency_readings_seen']:,} of {k['latency_readings_sent']:,} seen); "
+            f"target p99 ≤ 2 s: {meets[k['latency_p99_s'] <= 2.0]}"
+        )
     return 0
 
 

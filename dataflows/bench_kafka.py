@@ -75,7 +75,7 @@ def throughput(settings: Settings) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="city-bench-kafka-") as folder:
         settings = replace(settings, lake=Path(folder))
         _progress(f"producing the simulated stream to {topic} ...")
-        summary = produce(replace(settings, source="simulator"), progress=False)
+        summary = produce(replace(settings, source="simulator"))
         per_message = summary["readings"] / summary["messages"]
         _progress(f"  {summary['messages']:,} messages; bare consumer loop ...")
         records, bare_s = bare_consumer(settings, topic)
@@ -107,9 +107,12 @@ def _paced_producer(
     per_tick = max(1, round(rate / 2 * 0.05))  # messages per 50 ms
     started = time.monotonic()
     tick = 0
+    count = 0
     while time.monotonic() - started < seconds:
         for _ in range(per_tick):
-            sensor = f"latency-{rng.randrange(1000):04d}"
+            # round robin: a sensor reports every 1000 messages, never twice in a millisecond
+            sensor = f"latency-{count % 1000:04d}"
+            count += 1
             message = {
                 "sensor_id": sensor,
                 "type": "air_quality",
@@ -130,7 +133,9 @@ def _paced_producer(
     producer.close()
 
 
-def latency(settings: Settings, rate: float = 10_000.0, seconds: float = 20.0) -> dict:
+def latency(
+    settings: Settings, rate: float = 10_000.0, seconds: float = 20.0, **flow_env: str
+) -> dict:
     """p50/p99 of produce-to-visible-in-lake latency at an offered rate of `rate` readings/s."""
     topic = f"latency.{uuid.uuid4().hex[:8]}"
     kafka_io.ensure_topic(settings, topic, settings.kafka_partitions)
@@ -144,6 +149,7 @@ def latency(settings: Settings, rate: float = 10_000.0, seconds: float = 20.0) -
             CITY_KAFKA_ALERTS_TOPIC=f"{topic}.alerts",
             CITY_KAFKA_START_OFFSET="earliest",
             CITY_COMPACT_EVERY_S="0",
+            **flow_env,
         )
         flow = subprocess.Popen(
             [sys.executable, "-m", "bytewax.run", "dataflows.city:flow"],
@@ -152,20 +158,20 @@ def latency(settings: Settings, rate: float = 10_000.0, seconds: float = 20.0) -
             stderr=subprocess.DEVNULL,
         )
         try:
-            while not (Path(folder) / "catalog.sqlite").exists():
-                if flow.poll() is not None:
-                    raise RuntimeError("the latency flow did not start")
-                time.sleep(0.1)
-            time.sleep(3.0)  # let the flow settle before offering load
-            con = lake.connect(folder, read_only=True)
+            time.sleep(5.0)  # let the flow start (its sink opens the lake on the first rows)
+            if flow.poll() is not None:
+                raise RuntimeError("the latency flow did not start")
             sent = [0]
             producer = threading.Thread(
                 target=_paced_producer, args=(settings, topic, rate, seconds, sent)
             )
             _progress(f"latency: offering {rate:,.0f} readings/s for {seconds:g} s ...")
             producer.start()
+            con = lake.connect(folder)  # creates the empty lake if the sink has not yet
+            con.close()
+            con = lake.connect(folder, read_only=True)
             latencies: list[int] = []
-            last = con.sql("SELECT id FROM lake.current_snapshot()").fetchone()[0]
+            last = 0
             deadline = time.monotonic() + seconds + 30
             while time.monotonic() < deadline:
                 time.sleep(0.1)

@@ -39,9 +39,9 @@ class Settings:
     sim_fault_rate: float = 1.0
     allowed_lateness_s: float = 120.0
     alert_recovery_s: float = 300.0
-    sink_flush_s: float = 1.0
+    sink_flush_s: float = 0.5
     sink_max_rows: int = 200_000
-    sink_partitions: int = 4
+    sink_partitions: int = 1
     compact_every_s: float = 600.0
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 8501

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError
 
 from dataflows.kafka_io import client_config, describe, ensure_topic
 from dataflows.rows import Rows
 from dataflows.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_CLOSE_PATIENCE_S = 600.0
+"""How long a stopping flow waits for an unavailable broker to take its last alerts."""
 
 
 def _iso(ms: int | None) -> str | None:
@@ -93,12 +98,30 @@ class _AlertPartition(StatelessSinkPartition[dict]):
 
     def write_batch(self, items: list[dict]) -> None:
         for event in items:
-            self.producer.send(
-                self.topic,
-                key=event["sensor_id"].encode(),
-                value=json.dumps(event).encode(),
-            ).add_errback(self._failed)
+            key, value = event["sensor_id"].encode(), json.dumps(event).encode()
+            for attempt in range(1, 1_000_000):
+                try:
+                    self.producer.send(self.topic, key=key, value=value).add_errback(self._failed)
+                    break
+                except KafkaTimeoutError as error:  # no broker to take it: wait, do not drop
+                    wait = min(10.0, 0.5 * 2 ** min(attempt - 1, 5))
+                    log.warning(
+                        "alerts topic %s at %s unavailable (%s); retrying in %.1f s",
+                        self.topic,
+                        self.where,
+                        error,
+                        wait,
+                    )
+                    time.sleep(wait)
 
     def close(self) -> None:
-        self.producer.flush(timeout=30)
+        deadline = time.monotonic() + _CLOSE_PATIENCE_S
+        while True:
+            try:
+                self.producer.flush(timeout=10)
+                break
+            except KafkaTimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("waiting for %s to take the last alert events", self.where)
         self.producer.close(timeout=30)

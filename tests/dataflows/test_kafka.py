@@ -200,3 +200,57 @@ def test_two_workers_share_four_partitions(kafka, tmp_path):
         con.sql("SELECT source_partition, max(max_offset) FROM sink_progress GROUP BY 1").fetchall()
     )
     assert progress == {f"t4.readings/{tp.partition}": ends[tp] - 1 for tp in parts}
+
+
+def test_the_flow_waits_for_a_restarted_broker_and_loses_nothing(tmp_path):
+    from dataflows import kafka_broker
+
+    broker = kafka_broker.Broker(tmp_path / "broker", kafka_broker.free_port_pair())
+    kafka_broker.start(broker)
+    lake_path = tmp_path / "lake"
+    env = kafka_env(broker, tmp_path, "t5.readings", CITY_SIM_FAULT_RATE="0", CITY_SIM_HOURS="6")
+    env["CITY_KAFKA_STOP_AT_END"] = "false"  # streaming, as in production
+    flow = None
+    try:
+        first = produce(env)
+        flow = subprocess.Popen(
+            [sys.executable, "-m", "bytewax.run", "dataflows.city:flow"],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: stored(lake_path) == first["readings"], flow)
+        kafka_broker.stop(broker)
+        time.sleep(5)
+        assert flow.poll() is None, "the flow died with the broker"
+        kafka_broker.start(broker)
+        second = produce({**env, "CITY_SIM_START": "2026-01-05T12:00:00Z"})
+        wait_for(lambda: stored(lake_path) == first["readings"] + second["readings"], flow)
+        assert flow.poll() is None
+    finally:
+        if flow is not None:
+            flow.send_signal(signal.SIGINT)
+            flow.communicate(timeout=60)
+        kafka_broker.stop(broker)
+    con = lake.connect(lake_path, read_only=True)
+    assert (
+        con.sql(
+            "SELECT count(*) - count(DISTINCT (sensor_id, ts, metric)) FROM readings"
+        ).fetchone()[0]
+        == 0
+    )
+
+
+def stored(lake_path) -> int:
+    if not (lake_path / "catalog.sqlite").exists():
+        return 0
+    return count(lake_path, "SELECT count(*) FROM readings")
+
+
+def wait_for(condition, flow, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert flow.poll() is None, flow.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
