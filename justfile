@@ -18,9 +18,17 @@ demo: _venv
 test *args: _venv _chromium
     {{python}} -m pytest "$@"
 
-# run the city flow the Bytewax way (pass -w/-p/-i/-a after `just flow`)
+# run the city flow with Bytewax recovery on (pass -w, or -i/-a, after `just flow`)
 flow *args: _venv
-    {{python}} -m bytewax.run dataflows.city:flow "$@"
+    {{python}} -m dataflows.run "$@"
+
+# forget the flow's recovery state, so the next `just flow` starts afresh
+reset-recovery: _venv
+    {{python}} -c 'import shutil; from dataflows.settings import Settings; shutil.rmtree(Settings.from_env().recovery_dir, ignore_errors=True)'
+
+# kill the Kafka flow with SIGKILL N times (default 10) and check nothing was lost or duplicated
+chaos *args: _venv
+    {{python}} -m dataflows.chaos "$@"
 
 # serve the dashboard alone (CITY_DASHBOARD_HOST, CITY_DASHBOARD_PORT)
 dashboard: _venv
@@ -39,9 +47,9 @@ lint: _venv
     {{python}} -m ruff check .
     {{python}} -m ruff format --check .
 
-# merge small files of the lake and drop expired snapshots
+# apply the retention periods, merge small lake files, drop expired snapshots and files
 compact: _venv
-    {{python}} -c 'from dataflows import lake; from dataflows.settings import Settings; s = Settings.from_env(); lake.compact(lake.connect(s.lake), s.lake)'
+    {{python}} -m dataflows.lake
 
 # create .venv with the pinned dependencies when missing or out of date
 _venv:

@@ -22,7 +22,7 @@ from bytewax.dataflow import Dataflow
 from dataflows import kafka_io
 from dataflows.kafka_io import KafkaRecord
 from dataflows.rows import Rows
-from dataflows.schema import Label, validate
+from dataflows.schema import DeadLetter, Label, now_ms, payload_text, validate
 from dataflows.sensor_logic import SensorLogic
 from dataflows.settings import Settings
 from dataflows.sinks.kafka_alerts import KafkaAlertSink, alert_events
@@ -60,9 +60,30 @@ def validate_batch(batch: list[SimRecord]) -> list[tuple | Rows]:
     )
 
 
-def decode_batch(batch: list[KafkaRecord]) -> list[tuple | Rows]:
-    """Decode and validate Kafka records (see `_split`); dead letters carry the offset."""
-    return _split(batch, kafka_io.decode)
+def decode_batch(batch: list[KafkaRecord], max_future_ms: int = 86_400_000) -> list[tuple | Rows]:
+    """Decode and validate Kafka records (see `_split`); dead letters carry the offset.
+
+    A reading stamped more than `max_future_ms` ahead of the wall clock is dead-lettered:
+    gateways stamp what they measured, so that is a broken clock, not data.
+    """
+    horizon = now_ms() + max_future_ms
+
+    def check(record: KafkaRecord) -> tuple:
+        reading, rejected = kafka_io.decode(record)
+        if reading is not None and reading.ts_ms > horizon:
+            ahead = (reading.ts_ms - horizon + max_future_ms) / 3_600_000
+            letter = DeadLetter(
+                now_ms(),
+                "kafka",
+                f"{record.source_partition}/{record.offset}",
+                reading.sensor_id,
+                f"future_timestamp: {ahead:.1f} h ahead of the wall clock",
+                payload_text(record.value or b""),
+            )
+            return None, [*rejected, letter]
+        return reading, rejected
+
+    return _split(batch, check)
 
 
 def _side_key(rows: Rows) -> str:
@@ -82,7 +103,10 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     flow = Dataflow("city")
     if settings.source == "kafka":
         records = op.input("kafka", flow, KafkaSource(settings, settings.kafka_readings_topic))
-        checked = op.flat_map_batch("decode", records, decode_batch)
+        max_future_ms = int(settings.max_future_s * 1000)
+        checked = op.flat_map_batch(
+            "decode", records, lambda batch: decode_batch(batch, max_future_ms)
+        )
     else:
         raw = op.input("simulator", flow, SimulatorSource(settings))
         checked = op.flat_map_batch("validate", raw, validate_batch)

@@ -48,7 +48,7 @@ def _stop(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:
 def main() -> int:
     env = {**DEMO_DEFAULTS, **os.environ}
     settings = Settings.from_env(env)
-    flow = subprocess.Popen([sys.executable, "-m", "bytewax.run", "dataflows.city:flow"], env=env)
+    flow = subprocess.Popen([sys.executable, "-m", "dataflows.run"], env=env)
     board = subprocess.Popen(dashboard_main.command(settings), env=env, stdout=subprocess.DEVNULL)
     processes = [flow, board]
     url = dashboard_main.url(settings)

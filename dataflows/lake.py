@@ -416,3 +416,59 @@ def compact(
                     [[file_id for file_id, _, _ in freed]],
                 )
     return {"expired_snapshots": len(old or []), "deleted_files": len(freed)}
+
+
+RETENTION: dict[str, tuple[str, bool]] = {
+    "readings": ("ts", True),
+    "readings_1m": ("minute", True),
+    "dead_letters": ("received_at", False),
+}
+"""Table -> (time column, whether its age counts from the newest row rather than now)."""
+
+
+def apply_retention(
+    con: duckdb.DuckDBPyConnection, lake: str | os.PathLike, days: dict[str, float]
+) -> dict[str, int]:
+    """Delete rows older than `days[table]` days; rows younger are never touched.
+
+    Readings and aggregates age from the newest reading in the table (so a replay of last
+    year's data is not deleted on arrival); dead letters age from now. 0 keeps forever.
+    """
+    deleted = {}
+    with writer_lock(lake), transaction(con):
+        for table, keep in days.items():
+            if keep <= 0:
+                continue
+            column, from_newest = RETENTION[table]
+            origin = f"(SELECT max({column}) FROM {table})" if from_newest else "now()"
+            count = con.execute(
+                f"DELETE FROM {table} WHERE {column} < {origin} - to_seconds(?)",
+                [keep * 86_400.0],
+            ).fetchone()[0]
+            deleted[table] = count
+    return deleted
+
+
+def maintain(settings_env: dict[str, str] | None = None) -> dict[str, object]:
+    """Retention and compaction of the lake of the `CITY_*` settings (`just compact`)."""
+    from dataflows.settings import Settings
+
+    s = Settings.from_env(settings_env)
+    con = connect(s.lake)
+    try:
+        deleted = apply_retention(
+            con,
+            s.lake,
+            {
+                "readings": s.retention_readings_days,
+                "readings_1m": s.retention_aggregates_days,
+                "dead_letters": s.retention_dead_letters_days,
+            },
+        )
+        return {"deleted": deleted, **compact(con, s.lake)}
+    finally:
+        con.close()
+
+
+if __name__ == "__main__":
+    print(maintain())

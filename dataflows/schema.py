@@ -200,8 +200,8 @@ def _validate(
     if len(sensor_id) > _MAX_ID_LENGTH:
         raise _Rejected(f"bad_field: sensor_id longer than {_MAX_ID_LENGTH} characters")
     sensor_type = raw.get("type")
-    if sensor_type not in SENSOR_TYPES:
-        raise _Rejected(f"unknown_type: {sensor_type!r}")
+    if type(sensor_type) is not str or sensor_type not in SENSOR_TYPES:
+        raise _Rejected(f"unknown_type: {str(sensor_type)[:64]!r}")
     ts = raw.get("ts")
     if type(ts) is int and _MIN_TS_MS <= ts < _MAX_TS_MS:
         ts_ms = ts  # the common case, epoch ms

@@ -48,12 +48,19 @@ class Settings:
     dashboard_refresh_s: float = 5.0
     map_style: str = "schematic"
     source: str = "simulator"
+    recovery: bool = True
+    recovery_dir: Path = PROJECT_ROOT / "data" / "recovery"
+    snapshot_s: float = 5.0
+    retention_readings_days: float = 30.0
+    retention_aggregates_days: float = 400.0
+    retention_dead_letters_days: float = 30.0
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_readings_topic: str = "city.readings"
     kafka_alerts_topic: str = "city.alerts"
     kafka_partitions: int = 4
     kafka_start_offset: str = "earliest"
     kafka_stop_at_end: bool = False
+    max_future_s: float = 86_400.0
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
@@ -96,6 +103,18 @@ class Settings:
             ),
             map_style=reader.text("CITY_MAP_STYLE", cls.map_style),
             source=reader.choice("CITY_SOURCE", cls.source, ("simulator", "kafka")),
+            recovery=reader.flag("CITY_RECOVERY", cls.recovery),
+            recovery_dir=Path(reader.text("CITY_RECOVERY_DIR", str(cls.recovery_dir))).expanduser(),
+            snapshot_s=reader.number("CITY_SNAPSHOT_S", cls.snapshot_s, minimum=0.1),
+            retention_readings_days=reader.number(
+                "CITY_RETENTION_READINGS_DAYS", cls.retention_readings_days, minimum=0.0
+            ),
+            retention_aggregates_days=reader.number(
+                "CITY_RETENTION_AGGREGATES_DAYS", cls.retention_aggregates_days, minimum=0.0
+            ),
+            retention_dead_letters_days=reader.number(
+                "CITY_RETENTION_DEAD_LETTERS_DAYS", cls.retention_dead_letters_days, minimum=0.0
+            ),
             kafka_bootstrap_servers=reader.text(
                 "CITY_KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap_servers
             ),
@@ -106,6 +125,7 @@ class Settings:
                 "CITY_KAFKA_START_OFFSET", cls.kafka_start_offset, ("earliest", "latest")
             ),
             kafka_stop_at_end=reader.flag("CITY_KAFKA_STOP_AT_END", cls.kafka_stop_at_end),
+            max_future_s=reader.number("CITY_MAX_FUTURE_S", cls.max_future_s, minimum=0.0),
             kafka_security_protocol=reader.choice(
                 "CITY_KAFKA_SECURITY_PROTOCOL",
                 cls.kafka_security_protocol,

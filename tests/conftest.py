@@ -9,6 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# CI explores the same examples on every run; locally each run explores new ones
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +31,8 @@ SMALL_CITY = {
 def city_env(lake: Path, **overrides: str) -> dict[str, str]:
     """The environment of a flow run on the small test city into `lake`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITY_")}
-    return {**env, **SMALL_CITY, "CITY_LAKE": str(lake), **overrides}
+    recovery = str(lake.parent / f"{lake.name}-recovery")
+    return {**env, **SMALL_CITY, "CITY_LAKE": str(lake), "CITY_RECOVERY_DIR": recovery, **overrides}
 
 
 def run_flow(env: dict[str, str], *bytewax_args: str, timeout: float = 300) -> None:

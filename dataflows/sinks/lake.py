@@ -7,7 +7,8 @@ rows or is `CITY_SINK_FLUSH_S` seconds old, at the end of every epoch, and when 
 stops. A writer thread commits the batches in order, so that DuckDB's work (which
 releases the GIL) overlaps with the flow's; at most two batches wait for it, which holds
 the flow back if the lake cannot keep up. A failed write fails the flow at its next step
-rather than being lost. Partition 0 also compacts the lake every `CITY_COMPACT_EVERY_S`.
+rather than being lost. Partition 0 also applies the retention periods and compacts the
+lake every `CITY_COMPACT_EVERY_S` seconds.
 
 Exactly once, whatever the crashes and restarts:
 
@@ -88,7 +89,7 @@ class _LakePartition(StatefulSinkPartition[Rows, None]):
                     self.settings.compact_every_s
                 ):
                     self.last_compact = time.monotonic()
-                    lake.compact(self.con, self.settings.lake)
+                    self._maintain()
             except BaseException as error:  # re-raised on the flow's thread
                 self._error = error
             finally:
@@ -124,6 +125,20 @@ class _LakePartition(StatefulSinkPartition[Rows, None]):
         self.buffered = 0
         self.last_flush = time.monotonic()
 
+    def _maintain(self) -> None:
+        """Retention, then compaction (partition 0 only)."""
+        s = self.settings
+        lake.apply_retention(
+            self.con,
+            s.lake,
+            {
+                "readings": s.retention_readings_days,
+                "readings_1m": s.retention_aggregates_days,
+                "dead_letters": s.retention_dead_letters_days,
+            },
+        )
+        lake.compact(self.con, s.lake)
+
     def snapshot(self) -> None:
         """End of an epoch: make everything received so far durable before Bytewax moves on."""
         self.flush()
@@ -136,5 +151,5 @@ class _LakePartition(StatefulSinkPartition[Rows, None]):
         self._writer.join()
         self._raise_if_failed()
         if self.compacts:
-            lake.compact(self.con, self.settings.lake)
+            self._maintain()
         self.con.close()

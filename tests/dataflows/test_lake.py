@@ -59,3 +59,61 @@ def test_compaction_merges_and_keeps_recent_snapshots_and_files(tmp_path):
     assert con.sql("SELECT count(*) FROM readings").fetchone()[0] == 12_000
     reader = lake.connect(tmp_path, read_only=True)
     assert reader.sql("SELECT count(*), sum(value) FROM readings").fetchone()[0] == 12_000
+
+
+def test_retention_deletes_only_rows_older_than_the_period(tmp_path):
+    con = lake.connect(tmp_path)
+    day = 86_400_000
+    rows = [("s1", T0 - k * day, "laeq", 1.0, 0.1, False) for k in range(40)]
+    lake.write(con, Rows(readings=rows), tmp_path)
+    deleted = lake.apply_retention(con, tmp_path, {"readings": 30, "readings_1m": 0})
+    assert deleted == {"readings": 9}  # 31 to 39 days older than the newest reading
+    kept = con.sql("SELECT count(*), min(ts) FROM readings").fetchone()
+    assert kept[0] == 31
+
+
+def test_a_reader_in_another_process_sees_whole_batches_only(tmp_path):
+    """Each batch writes 1,000 readings and 1,000 minute rows in one transaction."""
+    import subprocess
+    import sys
+    import textwrap
+
+    con = lake.connect(tmp_path)
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import time
+                from dataflows import lake
+                con = lake.connect({str(tmp_path)!r}, read_only=True)
+                bad = reads = 0
+                end = time.monotonic() + 8
+                while time.monotonic() < end:
+                    r, m = con.execute(
+                        "SELECT (SELECT count(*) FROM readings), (SELECT count(*) FROM readings_1m)"
+                    ).fetchone()
+                    reads += 1
+                    bad += r != m or r % 1000 != 0
+                print(reads, bad)
+                """
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    batch = 0
+    while reader.poll() is None and batch < 400:
+        rows = Rows(
+            readings=readings(1000, start=1000 * batch),
+            readings_1m=[
+                ("s1", "laeq", T0 + 60_000 * (1000 * batch + i), 1, 1.0, 1.0, 1.0, 0, 0.1)
+                for i in range(1000)
+            ],
+        )
+        lake.write(con, rows, tmp_path)
+        batch += 1
+    out, _ = reader.communicate(timeout=60)
+    reads, bad = map(int, out.split())
+    assert reads > 20 and bad == 0

@@ -1,0 +1,196 @@
+"""`just chaos`: kill the Kafka flow with SIGKILL at random moments and check the lake.
+
+With a real broker (a temporary one, or `--bootstrap HOST:PORT`), a known stream is
+produced, then the Kafka flow runs with recovery (`dataflows.run`) and is killed with
+SIGKILL at random moments `--restarts` times, restarted each time, and finally run to the
+end. The lake is then compared with what was produced: readings lost, readings duplicated,
+and whether every one-minute aggregate equals a recomputation from the raw readings. The
+last line reads `restarts=N lost=N duplicated=N aggregates_ok=true|false`; the exit code is
+non-zero unless nothing was lost or duplicated and the aggregates are right.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dataflows import kafka_broker, lake
+from dataflows.produce import produce
+from dataflows.schema import Label, validate
+from dataflows.settings import PROJECT_ROOT, Settings
+from dataflows.simulation import City, PartitionSimulator
+
+START = datetime(2026, 1, 5, tzinfo=UTC)
+
+AGGREGATE_MISMATCHES = """
+WITH recomputed AS (
+    SELECT sensor_id, metric, time_bucket(INTERVAL 1 MINUTE, ts) AS minute, count(*) AS n,
+           sum(value) AS total, min(value) AS low, max(value) AS high,
+           count(*) FILTER (WHERE is_anomaly) AS anomalies
+    FROM readings GROUP BY ALL
+)
+SELECT count(*) FROM recomputed r FULL JOIN readings_1m a USING (sensor_id, metric, minute)
+WHERE a.n IS DISTINCT FROM r.n OR abs(a.mean * a.n - r.total) > 1e-6
+   OR a.min IS DISTINCT FROM r.low OR a.max IS DISTINCT FROM r.high
+   OR a.anomalies IS DISTINCT FROM r.anomalies
+"""
+
+
+def _say(message: str) -> None:
+    print(f"[chaos] {message}", file=sys.stderr, flush=True)
+
+
+def expected_readings(settings: Settings) -> set[tuple[str, int, str]]:
+    """(sensor, ts, metric) of every valid reading the simulator produces for `settings`."""
+    city = City(settings.sim_seed, settings.sim_sensors)
+    start = int(settings.sim_start.timestamp() * 1000)
+    end = start + int(settings.sim_hours * 3_600_000)
+    keys = set()
+    for p in range(settings.sim_partitions):
+        sim = PartitionSimulator(city, p, settings.sim_partitions, start, end, 0.0)
+        for item in sim.advance(end + 1):
+            if isinstance(item, Label):
+                continue
+            reading, _ = validate(item, "chaos")
+            if reading is not None:
+                keys.update((reading.sensor_id, reading.ts_ms, m) for m in reading.values)
+    return keys
+
+
+def compare(lake_path: Path, expected: set[tuple[str, int, str]]) -> dict[str, int | bool]:
+    """Readings lost, duplicated and unexpected, and whether the aggregates are right."""
+    con = lake.connect(lake_path, read_only=True)
+    try:
+        rows = con.sql(
+            "SELECT sensor_id, epoch_ms(ts), metric, count(*) FROM readings GROUP BY ALL"
+        ).fetchall()
+        mismatches = con.sql(AGGREGATE_MISMATCHES).fetchone()[0]
+    finally:
+        con.close()
+    stored = {(s, t, m) for s, t, m, _ in rows}
+    return {
+        "lost": len(expected - stored),
+        "duplicated": sum(n - 1 for *_, n in rows),
+        "unexpected": len(stored - expected),
+        "aggregates_ok": mismatches == 0,
+    }
+
+
+def chaos(
+    restarts: int, sensors: int, hours: float, seed: int, bootstrap: str | None, folder: Path
+) -> dict[str, int | bool]:
+    """Run the experiment in `folder`; the figures of the last line."""
+    rng = random.Random(seed)
+    broker = None
+    if bootstrap is None:
+        broker = kafka_broker.Broker(folder / "broker", kafka_broker.free_port_pair())
+        kafka_broker.start(broker)
+        bootstrap = broker.bootstrap
+    try:
+        topic = f"chaos.{uuid.uuid4().hex[:8]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CITY_")}
+        env.update(
+            CITY_LAKE=str(folder / "lake"),
+            CITY_RECOVERY_DIR=str(folder / "recovery"),
+            CITY_SNAPSHOT_S="1",
+            CITY_SINK_FLUSH_S="0.2",
+            CITY_SOURCE="kafka",
+            CITY_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+            CITY_KAFKA_READINGS_TOPIC=topic,
+            CITY_KAFKA_ALERTS_TOPIC=f"{topic}.alerts",
+            CITY_KAFKA_STOP_AT_END="true",
+            CITY_SIM_SENSORS=str(sensors),
+            CITY_SIM_HOURS=f"{hours:g}",
+            CITY_SIM_START=START.isoformat(),
+            CITY_SIM_SEED=str(seed),
+            CITY_SIM_FAULT_RATE="0",
+            CITY_SIM_SPEEDUP="0",
+        )
+        settings = Settings.from_env(env)
+        _say(f"producing {hours:g} simulated hours of {sensors} sensors to {topic} ...")
+        summary = produce(replace(settings, source="simulator"))
+        expected = expected_readings(settings)
+        assert len(expected) == summary["readings"], "the stream is not what was expected"
+        done = 0
+        finished = False
+        while done < restarts and not finished:
+            flow = subprocess.Popen(
+                [sys.executable, "-m", "dataflows.run"],
+                env=env,
+                cwd=PROJECT_ROOT,
+                stderr=subprocess.DEVNULL,
+            )
+            delay = rng.uniform(3.0, 7.0)  # the flow starts in about 3 s
+            try:
+                flow.wait(timeout=delay)
+                finished = flow.returncode == 0
+                if not finished:
+                    raise RuntimeError(f"the flow failed with exit code {flow.returncode}")
+            except subprocess.TimeoutExpired:
+                flow.send_signal(signal.SIGKILL)
+                flow.wait()
+                done += 1
+                stored = _count(folder / "lake")
+                _say(f"kill -9 {done}/{restarts} after {delay:.1f} s: {stored:,} readings")
+        if finished:
+            _say(f"the stream ended after {done} kills; use more --hours for more")
+        else:
+            _say("last run, to the end of the stream ...")
+            subprocess.run(
+                [sys.executable, "-m", "dataflows.run"],
+                env=env,
+                cwd=PROJECT_ROOT,
+                check=True,
+                stderr=subprocess.DEVNULL,
+            )
+        return {"restarts": done, **compare(folder / "lake", expected)}
+    finally:
+        if broker is not None:
+            kafka_broker.stop(broker)
+
+
+def _count(lake_path: Path) -> int:
+    if not (lake_path / "catalog.sqlite").exists():
+        return 0
+    con = lake.connect(lake_path, read_only=True)
+    try:
+        return con.sql("SELECT count(*) FROM readings").fetchone()[0]
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--restarts", type=int, default=10)
+    parser.add_argument("--sensors", type=int, default=100)
+    parser.add_argument("--hours", type=float, default=48.0, help="simulated hours")
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 10_000)
+    parser.add_argument("--bootstrap", help="use this broker instead of a temporary one")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="city-chaos-") as folder:
+        result = chaos(
+            args.restarts, args.sensors, args.hours, args.seed, args.bootstrap, Path(folder)
+        )
+    if result["unexpected"]:
+        _say(f"{result['unexpected']} readings in the lake were never produced")
+    ok = str(result["aggregates_ok"]).lower()
+    print(
+        f"restarts={result['restarts']} lost={result['lost']} "
+        f"duplicated={result['duplicated']} aggregates_ok={ok}"
+    )
+    good = not (result["lost"] or result["duplicated"] or result["unexpected"])
+    return 0 if good and result["aggregates_ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
