@@ -89,3 +89,7 @@ kafka-stop: _venv
 # publish the simulator's readings to Kafka (CITY_KAFKA_*, CITY_SIM_*; --json for a summary)
 produce *args: _venv
     {{python}} -m dataflows.produce "$@"
+
+# replay recorded CSV/Parquet files through the flow: just replay PATH_OR_GLOB [--labels a,b]
+replay *args: _venv
+    {{python}} -m dataflows.replay "$@"

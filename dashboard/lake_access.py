@@ -29,7 +29,7 @@ def _connection(lake_path: str) -> duckdb.DuckDBPyConnection:
 def lake_ready() -> bool:
     """Whether the lake exists; if not, the page explains how to start a flow."""
     folder = settings().lake
-    if (folder / "catalog.sqlite").exists():
+    if lake.is_ready(folder):
         return True
     st.info(
         f"No lake yet at `{folder}`. Start a flow (`just flow` or `just demo`) "

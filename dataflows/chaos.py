@@ -160,7 +160,7 @@ def chaos(
 
 
 def _count(lake_path: Path) -> int:
-    if not (lake_path / "catalog.sqlite").exists():
+    if not lake.is_ready(lake_path):
         return 0
     con = lake.connect(lake_path, read_only=True)
     try:

@@ -22,13 +22,14 @@ from bytewax.dataflow import Dataflow
 from dataflows import kafka_io
 from dataflows.kafka_io import KafkaRecord
 from dataflows.rows import Rows
-from dataflows.schema import DeadLetter, Label, now_ms, payload_text, validate
+from dataflows.schema import DeadLetter, Label, SourceRecord, now_ms, payload_text, validate
 from dataflows.sensor_logic import SensorLogic
 from dataflows.settings import Settings
 from dataflows.sinks.kafka_alerts import KafkaAlertSink, alert_events
 from dataflows.sinks.lake import LakeSink
 from dataflows.sources.kafka import KafkaSource
-from dataflows.sources.simulator import SimRecord, SimulatorSource
+from dataflows.sources.recorded import RecordedFilesSource, ReplaySpec
+from dataflows.sources.simulator import SimulatorSource
 
 
 def _split(batch: list, check: Callable[[Any], tuple]) -> list[tuple | Rows]:
@@ -52,7 +53,7 @@ def _split(batch: list, check: Callable[[Any], tuple]) -> list[tuple | Rows]:
     return out
 
 
-def validate_batch(batch: list[SimRecord]) -> list[tuple | Rows]:
+def validate_batch(batch: list[SourceRecord]) -> list[tuple | Rows]:
     """Validate simulator messages (see `_split`)."""
     return _split(
         batch,
@@ -91,8 +92,12 @@ def _side_key(rows: Rows) -> str:
     return next(iter(rows.origins), "side")
 
 
-def build_flow(settings: Settings | None = None) -> Dataflow:
-    """The city dataflow on the simulator, writing into the lake of `settings`."""
+def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = None) -> Dataflow:
+    """The city dataflow, writing into the lake of `settings`.
+
+    Its source is `replay` if given (recorded files), else the simulator or Kafka
+    (`settings.source`).
+    """
     settings = settings or Settings.from_env()
     # The flow allocates millions of short-lived objects; collecting cycles every 700
     # allocations (the default) costs ~12 % of its time for nothing. Memory stays bounded.
@@ -101,7 +106,16 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     recovery_ms = int(settings.alert_recovery_s * 1000)
 
     flow = Dataflow("city")
-    if settings.source == "kafka":
+    if replay is not None:
+        recorded = op.input("replay", flow, RecordedFilesSource(replay))
+        checked = op.flat_map_batch(
+            "validate",
+            recorded,
+            lambda batch: _split(
+                batch, lambda r: validate(r.payload, "replay", (r.source_partition, r.offset))
+            ),
+        )
+    elif settings.source == "kafka":
         records = op.input("kafka", flow, KafkaSource(settings, settings.kafka_readings_topic))
         max_future_ms = int(settings.max_future_s * 1000)
         checked = op.flat_map_batch(
@@ -119,7 +133,7 @@ def build_flow(settings: Settings | None = None) -> Dataflow:
     side = op.key_on("side_rows", split.falses, _side_key)
     everything = op.merge("all_rows", per_sensor, side)
     op.output("lake", everything, LakeSink(settings))
-    if settings.source == "kafka":
+    if settings.source == "kafka" and replay is None:
         events = op.flat_map("alert_events", per_sensor, lambda key_rows: alert_events(key_rows[1]))
         op.output("alerts_topic", events, KafkaAlertSink(settings))
     return flow

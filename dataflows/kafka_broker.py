@@ -239,8 +239,7 @@ def start(broker: Broker, timeout_s: float = 90.0) -> None:
                 logging,
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # an id may start with "-"
                 "-c",
                 str(server),
             ),

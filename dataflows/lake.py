@@ -186,7 +186,7 @@ def _quote(text: str) -> str:
 def connect(lake: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the lake attached (created with its schema if missing)."""
     folder = Path(lake)
-    if read_only and not (folder / "catalog.sqlite").exists():
+    if read_only and not is_ready(folder):
         raise FileNotFoundError(f"no lake at {folder} (run a flow first, or set CITY_LAKE)")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "files").mkdir(exist_ok=True)
@@ -202,7 +202,17 @@ def connect(lake: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     with writer_lock(folder):
         con.execute(attach_sql(folder))
         ensure_schema(con)
+        (folder / READY).touch()
     return con
+
+
+READY = ".ready"
+"""Marker written once the lake's tables exist, so readers never see it half made."""
+
+
+def is_ready(lake: str | os.PathLike) -> bool:
+    """Whether a lake with all its tables exists at `lake`."""
+    return (Path(lake) / READY).exists()
 
 
 @contextmanager

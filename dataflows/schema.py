@@ -59,6 +59,9 @@ SENSOR_TYPES: dict[str, tuple[Metric, ...]] = {
 }
 """Known sensor types and their metrics. A new sensor of a known type is accepted as is."""
 
+RECORDED = "recorded"
+"""The open sensor type of replayed recordings: any metric name, any finite value."""
+
 METRIC_INDEX: dict[tuple[str, str], Metric] = {
     (sensor_type, metric.name): metric
     for sensor_type, metrics in SENSOR_TYPES.items()
@@ -82,6 +85,18 @@ class Reading(NamedTuple):
     lat: float | None = None
     lon: float | None = None
     origin: tuple[str, int] | None = None  # (source partition, offset): the record's id
+
+
+class SourceRecord(NamedTuple):
+    """One item of a source: a raw message (maybe broken) or a ground-truth `Label`.
+
+    (`source_partition`, `offset`) identifies it for good, e.g. the n-th item of a
+    simulator partition or of a replay.
+    """
+
+    source_partition: str
+    offset: int
+    payload: Any
 
 
 class DeadLetter(NamedTuple):
@@ -200,7 +215,9 @@ def _validate(
     if len(sensor_id) > _MAX_ID_LENGTH:
         raise _Rejected(f"bad_field: sensor_id longer than {_MAX_ID_LENGTH} characters")
     sensor_type = raw.get("type")
-    if type(sensor_type) is not str or sensor_type not in SENSOR_TYPES:
+    if type(sensor_type) is not str or (
+        sensor_type not in SENSOR_TYPES and sensor_type != RECORDED
+    ):
         raise _Rejected(f"unknown_type: {str(sensor_type)[:64]!r}")
     ts = raw.get("ts")
     if type(ts) is int and _MIN_TS_MS <= ts < _MAX_TS_MS:
@@ -240,13 +257,15 @@ def _validate(
 
 def _value_problem(sensor_type: str, name: Any, value: Any) -> str | None:
     metric = METRIC_INDEX.get((sensor_type, name))
-    if metric is None:
-        return f"unknown_metric: {name!r} is not a metric of {sensor_type}"
+    if metric is None and not (
+        sensor_type == RECORDED and type(name) is str and 0 < len(name) <= 64
+    ):
+        return f"unknown_metric: {str(name)[:64]!r} is not a metric of {sensor_type}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"bad_value: {name} must be a number, got {type(value).__name__}"
     if not math.isfinite(value):
         return f"bad_value: {name} is not finite ({value})"
-    if not metric.low <= value <= metric.high:
+    if metric is not None and not metric.low <= value <= metric.high:
         return f"out_of_range: {name} outside [{metric.low:g}, {metric.high:g}] {metric.unit}"
     return None
 

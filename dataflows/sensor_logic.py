@@ -40,7 +40,7 @@ def sensor_unit(sensor_type: str) -> str:
     >>> sensor_unit("water")
     'pressure bar, flow m³/h'
     """
-    return ", ".join(f"{m.name} {m.unit}" for m in SENSOR_TYPES[sensor_type])
+    return ", ".join(f"{m.name} {m.unit}" for m in SENSOR_TYPES.get(sensor_type, ()))
 
 
 @dataclass
@@ -145,7 +145,8 @@ class SensorLogic(StatefulBatchLogic):
         for metric, value in reading.values.items():
             model = models.get(metric)
             if model is None:
-                signal = METRIC_INDEX[(state.type, metric)].signal
+                known = METRIC_INDEX.get((state.type, metric))
+                signal = known.signal if known is not None else "rhythmic"
                 model = models[metric] = MetricModel(default_detector(signal), AdaptiveThreshold())
             x = {"value": value, "t": t}
             detector, threshold = model.detector, model.threshold

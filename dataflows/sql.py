@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=1000, help="rows shown as a table")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    if not (settings.lake / "catalog.sqlite").exists():
+    if not lake.is_ready(settings.lake):
         print(f"no lake at {settings.lake}: run a flow first, or set CITY_LAKE", file=sys.stderr)
         return 2
 

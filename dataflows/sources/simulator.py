@@ -14,30 +14,18 @@ from __future__ import annotations
 import math
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from dataflows.schema import now_ms
+from dataflows.schema import SourceRecord, now_ms
 from dataflows.settings import Settings
 from dataflows.simulation import TICK_MS, City, PartitionSimulator
 
 _MESSAGES_PER_BATCH = 4_000
 
 
-class SimRecord(NamedTuple):
-    """One item of the simulator: a raw message (some corrupt) or a ground-truth `Label`.
-
-    (`source_partition`, `offset`) identifies it for good: the n-th item of a partition.
-    """
-
-    source_partition: str
-    offset: int
-    payload: Any
-
-
-class SimulatorSource(FixedPartitionedSource[SimRecord, tuple]):
-    """The city's raw sensor messages and ground-truth labels, as `SimRecord`s."""
+class SimulatorSource(FixedPartitionedSource[SourceRecord, tuple]):
+    """The city's raw sensor messages and ground-truth labels, as `SourceRecord`s."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -79,7 +67,7 @@ class SimulatorSource(FixedPartitionedSource[SimRecord, tuple]):
         return _SimulatorPartition(for_part, simulator, offset, s.sim_speedup, self.live_from_ms)
 
 
-class _SimulatorPartition(StatefulSourcePartition[SimRecord, tuple]):
+class _SimulatorPartition(StatefulSourcePartition[SourceRecord, tuple]):
     def __init__(
         self,
         name: str,
@@ -104,7 +92,7 @@ class _SimulatorPartition(StatefulSourcePartition[SimRecord, tuple]):
         elapsed = time.time() - self.wall_anchor
         return self.live_from_ms + elapsed * 1000 * self.speedup
 
-    def next_batch(self) -> list[SimRecord]:
+    def next_batch(self) -> list[SourceRecord]:
         sim = self.simulator
         if sim.finished:
             raise StopIteration
@@ -115,7 +103,7 @@ class _SimulatorPartition(StatefulSourcePartition[SimRecord, tuple]):
         first = self.offset
         self.offset += len(items)
         name = self.name
-        return [SimRecord(name, first + k, item) for k, item in enumerate(items)]
+        return [SourceRecord(name, first + k, item) for k, item in enumerate(items)]
 
     def next_awake(self) -> datetime | None:
         sim = self.simulator

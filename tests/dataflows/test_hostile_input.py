@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from dataflows.city import decode_batch, validate_batch
 from dataflows.kafka_io import MAX_MESSAGE_BYTES, KafkaRecord, decode
 from dataflows.rows import Rows
-from dataflows.schema import SENSOR_TYPES, validate
-from dataflows.sources.simulator import SimRecord
+from dataflows.schema import SENSOR_TYPES, SourceRecord, validate
 
 JSONISH = st.recursive(
     st.none()
@@ -94,7 +93,7 @@ def test_valid_messages_are_kept_whole(message):
 @settings(max_examples=100)
 @given(good=st.lists(VALID, min_size=1, max_size=5), bad=st.lists(JSONISH, max_size=5))
 def test_bad_records_do_not_disturb_the_good_ones_around_them(good, bad):
-    batch = [SimRecord("sim-0", i, m) for i, m in enumerate(bad + good + bad)]
+    batch = [SourceRecord("sim-0", i, m) for i, m in enumerate(bad + good + bad)]
     out = validate_batch(batch)
     readings = [item for item in out if isinstance(item, tuple)]
     assert [r.values for _, r in readings][-len(good) :] == [m["values"] for m in good]

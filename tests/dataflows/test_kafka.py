@@ -157,7 +157,7 @@ def test_a_killed_flow_restarted_with_recovery_stores_every_reading_once(kafka, 
     while written < summary["readings"] // 5:
         assert time.monotonic() < deadline and flow.poll() is None, "the flow ended too soon"
         time.sleep(0.2)
-        if (tmp_path / "lake" / "catalog.sqlite").exists():
+        if lake.is_ready(tmp_path / "lake"):
             written = count(tmp_path / "lake", "SELECT count(*) FROM readings")
     flow.send_signal(signal.SIGKILL)
     flow.wait()
@@ -243,7 +243,7 @@ def test_the_flow_waits_for_a_restarted_broker_and_loses_nothing(tmp_path):
 
 
 def stored(lake_path) -> int:
-    if not (lake_path / "catalog.sqlite").exists():
+    if not lake.is_ready(lake_path):
         return 0
     return count(lake_path, "SELECT count(*) FROM readings")
 

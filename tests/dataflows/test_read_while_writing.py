@@ -23,7 +23,7 @@ def test_readers_in_another_process_see_data_grow_without_errors(tmp_path):
     errors: list[str] = []
     try:
         deadline = time.monotonic() + 120
-        while not (tmp_path / "lake" / "catalog.sqlite").exists():
+        while not lake.is_ready(tmp_path / "lake"):
             assert time.monotonic() < deadline and flow.poll() is None
             time.sleep(0.05)
         time.sleep(0.5)

@@ -12,7 +12,7 @@ from tests.conftest import ROOT, city_env
 
 
 def readings(lake_path) -> int:
-    if not (lake_path / "catalog.sqlite").exists():
+    if not lake.is_ready(lake_path):
         return 0
     con = lake.connect(lake_path, read_only=True)
     try:
