@@ -93,3 +93,7 @@ produce *args: _venv
 # replay recorded CSV/Parquet files through the flow: just replay PATH_OR_GLOB [--labels a,b]
 replay *args: _venv
     {{python}} -m dataflows.replay "$@"
+
+# score the detectors on a labelled benchmark: just evaluate skab [PATH] [--json]
+evaluate *args: _venv
+    {{python}} -m dataflows.evaluate "$@"

@@ -140,7 +140,7 @@ def chaos(
                 flow.send_signal(signal.SIGKILL)
                 flow.wait()
                 done += 1
-                stored = _count(folder / "lake")
+                stored = lake.count_rows(folder / "lake")
                 _say(f"kill -9 {done}/{restarts} after {delay:.1f} s: {stored:,} readings")
         if finished:
             _say(f"the stream ended after {done} kills; use more --hours for more")
@@ -157,16 +157,6 @@ def chaos(
     finally:
         if broker is not None:
             kafka_broker.stop(broker)
-
-
-def _count(lake_path: Path) -> int:
-    if not lake.is_ready(lake_path):
-        return 0
-    con = lake.connect(lake_path, read_only=True)
-    try:
-        return con.sql("SELECT count(*) FROM readings").fetchone()[0]
-    finally:
-        con.close()
 
 
 def main(argv: list[str] | None = None) -> int:

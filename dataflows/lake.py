@@ -215,6 +215,17 @@ def is_ready(lake: str | os.PathLike) -> bool:
     return (Path(lake) / READY).exists()
 
 
+def count_rows(lake: str | os.PathLike, table: str = "readings") -> int:
+    """Rows of `table` in the lake at `lake`; 0 while there is no lake yet."""
+    if not is_ready(lake):
+        return 0
+    con = connect(lake, read_only=True)
+    try:
+        return con.sql(f"SELECT count(*) FROM {table}").fetchone()[0]
+    finally:
+        con.close()
+
+
 @contextmanager
 def writer_lock(lake: str | os.PathLike) -> Iterator[None]:
     """Exclusive among this machine's writers of one lake; readers never take it.

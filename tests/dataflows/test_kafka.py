@@ -157,8 +157,7 @@ def test_a_killed_flow_restarted_with_recovery_stores_every_reading_once(kafka, 
     while written < summary["readings"] // 5:
         assert time.monotonic() < deadline and flow.poll() is None, "the flow ended too soon"
         time.sleep(0.2)
-        if lake.is_ready(tmp_path / "lake"):
-            written = count(tmp_path / "lake", "SELECT count(*) FROM readings")
+        written = lake.count_rows(tmp_path / "lake")
     flow.send_signal(signal.SIGKILL)
     flow.wait()
     assert written < summary["readings"], "killed too late to prove anything"
@@ -220,13 +219,13 @@ def test_the_flow_waits_for_a_restarted_broker_and_loses_nothing(tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
-        wait_for(lambda: stored(lake_path) == first["readings"], flow)
+        wait_for(lambda: lake.count_rows(lake_path) == first["readings"], flow)
         kafka_broker.stop(broker)
         time.sleep(5)
         assert flow.poll() is None, "the flow died with the broker"
         kafka_broker.start(broker)
         second = produce({**env, "CITY_SIM_START": "2026-01-05T12:00:00Z"})
-        wait_for(lambda: stored(lake_path) == first["readings"] + second["readings"], flow)
+        wait_for(lambda: lake.count_rows(lake_path) == first["readings"] + second["readings"], flow)
         assert flow.poll() is None
     finally:
         if flow is not None:
@@ -240,12 +239,6 @@ def test_the_flow_waits_for_a_restarted_broker_and_loses_nothing(tmp_path):
         ).fetchone()[0]
         == 0
     )
-
-
-def stored(lake_path) -> int:
-    if not lake.is_ready(lake_path):
-        return 0
-    return count(lake_path, "SELECT count(*) FROM readings")
 
 
 def wait_for(condition, flow, timeout: float = 180) -> None:

@@ -11,16 +11,6 @@ from dataflows import lake
 from tests.conftest import ROOT, city_env
 
 
-def readings(lake_path) -> int:
-    if not lake.is_ready(lake_path):
-        return 0
-    con = lake.connect(lake_path, read_only=True)
-    try:
-        return con.sql("SELECT count(*) FROM readings").fetchone()[0]
-    finally:
-        con.close()
-
-
 def test_killed_simulator_flow_resumes_with_warm_models_and_no_duplicates(tmp_path):
     env = city_env(tmp_path / "lake", CITY_SIM_HOURS="36", CITY_SNAPSHOT_S="1")
     reference_env = city_env(tmp_path / "reference", CITY_SIM_HOURS="36", CITY_RECOVERY="false")
@@ -28,7 +18,7 @@ def test_killed_simulator_flow_resumes_with_warm_models_and_no_duplicates(tmp_pa
         [sys.executable, "-m", "dataflows.run"], env=env, cwd=ROOT, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
-    while readings(tmp_path / "lake") < 30_000:
+    while lake.count_rows(tmp_path / "lake") < 30_000:
         assert time.monotonic() < deadline and flow.poll() is None
         time.sleep(0.2)
     flow.send_signal(signal.SIGKILL)
