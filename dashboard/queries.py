@@ -159,6 +159,14 @@ def sensor_metrics(sensor_type: str) -> list[str]:
     return [metric.name for metric in SENSOR_TYPES.get(sensor_type, ())]
 
 
+def recorded_metrics(con: duckdb.DuckDBPyConnection, sensor_id: str) -> list[str]:
+    """Metric names a sensor has reported (for replayed sensors of the open type)."""
+    rows = con.execute(
+        "SELECT DISTINCT metric FROM readings_1m WHERE sensor_id = ? ORDER BY 1", [sensor_id]
+    ).fetchall()
+    return [metric for (metric,) in rows]
+
+
 def sensor_series(
     con: duckdb.DuckDBPyConnection, sensor_id: str, metric: str, hours: float
 ) -> pd.DataFrame:

@@ -53,12 +53,9 @@ def _split(batch: list, check: Callable[[Any], tuple]) -> list[tuple | Rows]:
     return out
 
 
-def validate_batch(batch: list[SourceRecord]) -> list[tuple | Rows]:
-    """Validate simulator messages (see `_split`)."""
-    return _split(
-        batch,
-        lambda r: validate(r.payload, "simulator", (r.source_partition, r.offset)),
-    )
+def validate_batch(batch: list[SourceRecord], source: str = "simulator") -> list[tuple | Rows]:
+    """Validate the messages of a simulator or replay source (see `_split`)."""
+    return _split(batch, lambda r: validate(r.payload, source, (r.source_partition, r.offset)))
 
 
 def decode_batch(batch: list[KafkaRecord], max_future_ms: int = 86_400_000) -> list[tuple | Rows]:
@@ -109,11 +106,7 @@ def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = Non
     if replay is not None:
         recorded = op.input("replay", flow, RecordedFilesSource(replay))
         checked = op.flat_map_batch(
-            "validate",
-            recorded,
-            lambda batch: _split(
-                batch, lambda r: validate(r.payload, "replay", (r.source_partition, r.offset))
-            ),
+            "validate", recorded, lambda batch: validate_batch(batch, "replay")
         )
     elif settings.source == "kafka":
         records = op.input("kafka", flow, KafkaSource(settings, settings.kafka_readings_topic))

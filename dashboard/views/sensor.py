@@ -20,7 +20,8 @@ if lake_ready():
         "Sensor", ids, index=ids.index(wanted) if wanted in ids else 0, key="sensor_id"
     )
     info = registry.set_index("sensor_id").loc[sensor_id]
-    metric = pick[1].selectbox("Metric", sensor_metrics(info["type"]), key="sensor_metric")
+    metrics = sensor_metrics(info["type"]) or query("recorded_metrics", sensor_id)
+    metric = pick[1].selectbox("Metric", metrics, key="sensor_metric")
     hours = pick[2].selectbox(
         "Window",
         [1, 6, 24, 72, 168],

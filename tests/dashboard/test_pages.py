@@ -102,3 +102,17 @@ def test_pages_explain_a_missing_lake(tmp_path: Path, monkeypatch):
     for name in ["overview", "alerts", "sensor", "quality"]:
         at = page(name)
         assert "No lake yet" in at.info[0].value
+
+
+def test_drill_down_of_a_replayed_sensor_lists_its_recorded_metrics(tmp_path, monkeypatch):
+    from tests.conftest import city_env
+    from tests.dataflows.test_replay import replay, write_recordings
+
+    write_recordings(tmp_path / "recordings")
+    replay(city_env(tmp_path / "lake"), str(tmp_path / "recordings"), "--labels", "anomaly")
+    monkeypatch.setenv("CITY_LAKE", str(tmp_path / "lake"))
+    at = page("sensor")
+    at.selectbox(key="sensor_id").set_value("pumps/a").run()
+    assert not at.exception
+    assert at.selectbox(key="sensor_metric").options == ["current", "vibration"]
+    assert len(at.get("plotly_chart")) == 1
