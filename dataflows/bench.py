@@ -28,7 +28,7 @@ from dataflows import lake
 from dataflows.city import build_flow
 from dataflows.schema import METRIC_INDEX, Label, validate
 from dataflows.settings import Settings
-from dataflows.simulation import City, PartitionSimulator
+from dataflows.simulation import whole_stream
 from online_models.anomaly import AdaptiveThreshold, default_detector
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
@@ -41,12 +41,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _progress(message: str) -> None:
+def progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def bench_flow(settings: Settings) -> dict[str, float]:
-    """Run the full flow once; readings/s counted from what reached the lake."""
+    """Run the flow of `settings` once into a temporary lake; readings/s that reached it."""
     with tempfile.TemporaryDirectory(prefix="city-bench-") as folder:
         settings = replace(settings, lake=Path(folder))
         flow = build_flow(settings)
@@ -61,18 +61,23 @@ def bench_flow(settings: Settings) -> dict[str, float]:
 
 def simulated_readings(settings: Settings) -> list[tuple[str, str, int, dict[str, float]]]:
     """The validated readings the simulator produces for these settings, in stream order."""
-    city = City(settings.sim_seed, settings.sim_sensors)
     start_ms = int(START.timestamp() * 1000)
     end_ms = start_ms + int((settings.sim_hours or 1) * 3_600_000)
+    stream = whole_stream(
+        settings.sim_seed,
+        settings.sim_sensors,
+        settings.sim_partitions,
+        start_ms,
+        end_ms,
+        settings.sim_fault_rate,
+    )
     out = []
-    for p in range(settings.sim_partitions):
-        sim = PartitionSimulator(city, p, settings.sim_partitions, start_ms, end_ms)
-        for raw in sim.advance(end_ms + 1):
-            if isinstance(raw, Label):
-                continue
-            reading, _ = validate(raw, "bench")
-            if reading is not None:
-                out.append((reading.sensor_id, reading.type, reading.ts_ms, reading.values))
+    for raw in stream:
+        if isinstance(raw, Label):
+            continue
+        reading, _ = validate(raw, "bench")
+        if reading is not None:
+            out.append((reading.sensor_id, reading.type, reading.ts_ms, reading.values))
     return out
 
 
@@ -123,13 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         sim_start=START,
         compact_every_s=0.0,
     )
-    _progress(f"full flow: {args.sensors} sensors, {args.hours:g} simulated hours, 1 worker")
+    progress(f"full flow: {args.sensors} sensors, {args.hours:g} simulated hours, 1 worker")
     flow = bench_flow(settings)
     flow_rss = peak_rss_mb()
-    _progress(f"  {flow['readings']:,} readings in {flow['seconds']:.1f} s")
-    _progress("bare detectors: materialising the same readings")
+    progress(f"  {flow['readings']:,} readings in {flow['seconds']:.1f} s")
+    progress("bare detectors: materialising the same readings")
     readings = simulated_readings(settings)
-    _progress(f"  scoring {sum(len(r[3]) for r in readings):,} readings")
+    progress(f"  scoring {sum(len(r[3]) for r in readings):,} readings")
     bare = bench_bare(readings)
     ratio = flow["readings_per_s"] / bare["readings_per_s"]
     result = {

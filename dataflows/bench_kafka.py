@@ -24,18 +24,13 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from bytewax.testing import run_main
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dataflows import kafka_broker, kafka_io, lake
-from dataflows.city import build_flow
+from dataflows.bench import bench_flow, progress
 from dataflows.produce import produce
 from dataflows.schema import now_ms
 from dataflows.settings import PROJECT_ROOT, Settings
-
-
-def _progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def bare_consumer(settings: Settings, topic: str) -> tuple[int, float]:
@@ -74,24 +69,18 @@ def throughput(settings: Settings) -> dict[str, float]:
     )
     with tempfile.TemporaryDirectory(prefix="city-bench-kafka-") as folder:
         settings = replace(settings, lake=Path(folder))
-        _progress(f"producing the simulated stream to {topic} ...")
+        progress(f"producing the simulated stream to {topic} ...")
         summary = produce(replace(settings, source="simulator"))
         per_message = summary["readings"] / summary["messages"]
-        _progress(f"  {summary['messages']:,} messages; bare consumer loop ...")
+        progress(f"  {summary['messages']:,} messages; bare consumer loop ...")
         records, bare_s = bare_consumer(settings, topic)
-        _progress("  the flow from the topic into a lake (1 worker) ...")
-        flow = build_flow(replace(settings, source="kafka"))
-        started = time.perf_counter()
-        run_main(flow)
-        flow_s = time.perf_counter() - started
-        con = lake.connect(settings.lake, read_only=True)
-        stored = con.sql("SELECT count(*) FROM readings").fetchone()[0]
-        con.close()
-    flow_rate = stored / flow_s
+        progress("  the flow from the topic into a lake (1 worker) ...")
+        flow = bench_flow(replace(settings, source="kafka"))
+    flow_rate = flow["readings_per_s"]
     bare_rate = records * per_message / bare_s
     return {
         "kafka_messages": records,
-        "kafka_flow_readings": stored,
+        "kafka_flow_readings": flow["readings"],
         "kafka_flow_readings_per_s": round(flow_rate),
         "kafka_bare_consumer_readings_per_s": round(bare_rate),
         "kafka_ratio_flow_to_bare": round(flow_rate / bare_rate, 3),
@@ -165,7 +154,7 @@ def latency(
             producer = threading.Thread(
                 target=_paced_producer, args=(settings, topic, rate, seconds, sent)
             )
-            _progress(f"latency: offering {rate:,.0f} readings/s for {seconds:g} s ...")
+            progress(f"latency: offering {rate:,.0f} readings/s for {seconds:g} s ...")
             producer.start()
             con = lake.connect(folder)  # creates the empty lake if the sink has not yet
             con.close()
@@ -225,7 +214,7 @@ def run(
     try:
         if bootstrap is None:
             broker = kafka_broker.Broker(Path(home.name), kafka_broker.free_port_pair())
-            _progress(f"starting a Kafka broker at {broker.bootstrap} ...")
+            progress(f"starting a Kafka broker at {broker.bootstrap} ...")
             kafka_broker.start(broker)
             bootstrap = broker.bootstrap
         settings = replace(settings, kafka_bootstrap_servers=bootstrap)

@@ -28,7 +28,7 @@ from dataflows import kafka_broker, lake
 from dataflows.produce import produce
 from dataflows.schema import Label, validate
 from dataflows.settings import PROJECT_ROOT, Settings
-from dataflows.simulation import City, PartitionSimulator
+from dataflows.simulation import whole_stream
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -52,18 +52,23 @@ def _say(message: str) -> None:
 
 def expected_readings(settings: Settings) -> set[tuple[str, int, str]]:
     """(sensor, ts, metric) of every valid reading the simulator produces for `settings`."""
-    city = City(settings.sim_seed, settings.sim_sensors)
     start = int(settings.sim_start.timestamp() * 1000)
     end = start + int(settings.sim_hours * 3_600_000)
+    stream = whole_stream(
+        settings.sim_seed,
+        settings.sim_sensors,
+        settings.sim_partitions,
+        start,
+        end,
+        settings.sim_fault_rate,
+    )
     keys = set()
-    for p in range(settings.sim_partitions):
-        sim = PartitionSimulator(city, p, settings.sim_partitions, start, end, 0.0)
-        for item in sim.advance(end + 1):
-            if isinstance(item, Label):
-                continue
-            reading, _ = validate(item, "chaos")
-            if reading is not None:
-                keys.update((reading.sensor_id, reading.ts_ms, m) for m in reading.values)
+    for item in stream:
+        if isinstance(item, Label):
+            continue
+        reading, _ = validate(item, "chaos")
+        if reading is not None:
+            keys.update((reading.sensor_id, reading.ts_ms, m) for m in reading.values)
     return keys
 
 

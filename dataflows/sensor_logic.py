@@ -57,7 +57,6 @@ class SensorState:
 
     sensor_id: str
     type: str
-    lateness_ms: int
     buckets: MinuteBuckets
     alerts: AlertEpisodes
     max_ts_ms: int = 0
@@ -89,7 +88,6 @@ class SensorLogic(StatefulBatchLogic):
         return SensorState(
             reading.sensor_id,
             reading.type,
-            self.lateness_ms,
             MinuteBuckets(),
             AlertEpisodes(self.recovery_ms),
         )

@@ -559,3 +559,25 @@ def _corrupt(message: dict, variant: int) -> Any:
     else:
         return "<gateway reboot>"
     return broken
+
+
+def whole_stream(
+    seed: int,
+    n_sensors: int,
+    n_partitions: int,
+    start_ms: int,
+    end_ms: int,
+    fault_rate: float = 1.0,
+) -> list[dict | Label]:
+    """Everything the city produces from `start_ms` to `end_ms`, partition after partition.
+
+    >>> stream = whole_stream(1, 10, 2, 1767225600000, 1767225600000 + 600_000)
+    >>> sum(isinstance(m, dict) for m in stream) > 80
+    True
+    """
+    city = City(seed, n_sensors)
+    out: list[dict | Label] = []
+    for p in range(n_partitions):
+        sim = PartitionSimulator(city, p, n_partitions, start_ms, end_ms, fault_rate)
+        out.extend(sim.advance(end_ms + 1))
+    return out

@@ -11,22 +11,19 @@ import pytest
 from dataflows import lake
 from dataflows.schema import Label, validate
 from dataflows.settings import Settings
-from dataflows.simulation import ANOMALY_KINDS, City, PartitionSimulator
+from dataflows.simulation import ANOMALY_KINDS, whole_stream
 from tests.conftest import ROOT, FlowRun, city_env, run_flow
 
 
 def _simulated(settings: Settings) -> tuple[list, list]:
     """Messages and labels the simulator produces for these settings."""
-    city = City(settings.sim_seed, settings.sim_sensors)
     start = int(settings.sim_start.timestamp() * 1000)
     end = start + int(settings.sim_hours * 3_600_000)
-    messages, labels = [], []
-    for p in range(settings.sim_partitions):
-        for item in PartitionSimulator(city, p, settings.sim_partitions, start, end).advance(
-            end + 1
-        ):
-            (labels if isinstance(item, Label) else messages).append(item)
-    return messages, labels
+    stream = whole_stream(
+        settings.sim_seed, settings.sim_sensors, settings.sim_partitions, start, end
+    )
+    labels = [item for item in stream if isinstance(item, Label)]
+    return [item for item in stream if not isinstance(item, Label)], labels
 
 
 @pytest.fixture(scope="module")
