@@ -8,9 +8,9 @@ first 400):
 
 - outliers: a row is flagged when any of its metrics is flagged; point-wise F1, false-alarm
   rate (FAR, %) and missed-alarm rate (MAR, %) over all test rows of all files;
-- changepoints: each alert onset (a flagged row after an unflagged one) is a detection; NAB
-  standard score with a 60-second window to the right of each labelled changepoint
-  (`online_models.evaluation.nab`), normalised over the whole corpus.
+- changepoints: each row of `change_points` (the device's Page-Hinkley change detector) is a
+  detection; NAB standard score with a 60-second window to the right of each labelled
+  changepoint (`online_models.evaluation.nab`), normalised over the whole corpus.
 
 Prints a table next to the leaderboard quoted in the data's README; `--json` prints the
 figures as one JSON object.
@@ -72,17 +72,21 @@ def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, float]:
             ).fetchall()
         )
         test = labels[TRAINING_ROWS:]
-        previous = flags.get(labels[TRAINING_ROWS - 1][0], False) if labels else False
-        onsets = []
         for ts, anomalous, _ in test:
             flagged = flags.get(ts, False)
             tp += flagged and anomalous
             fp += flagged and not anomalous
             fn += anomalous and not flagged
             tn += not flagged and not anomalous
-            if flagged and not previous:
-                onsets.append(ts / 1000)
-            previous = flagged
+        start = test[0][0] if test else 0
+        onsets = [
+            ts / 1000
+            for (ts,) in con.execute(
+                "SELECT epoch_ms(ts) FROM change_points WHERE sensor_id = ? ORDER BY ts",
+                [sensor_id],
+            ).fetchall()
+            if ts >= start
+        ]
         windows = [(ts / 1000, ts / 1000 + WINDOW_S) for ts, _, change in test if change]
         raw += raw_score(onsets, windows, standard)
         null += standard.a_fn * len(windows)

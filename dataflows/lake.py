@@ -98,6 +98,13 @@ TABLES: dict[str, list[tuple[str, str, pa.DataType]]] = {
         ("reason", "VARCHAR", pa.string()),
         ("payload", "VARCHAR", pa.string()),
     ],
+    "change_points": [
+        ("sensor_id", "VARCHAR", pa.string()),
+        ("ts", "TIMESTAMPTZ", TS),
+        ("metrics", "VARCHAR", pa.string()),
+        ("detector", "VARCHAR", pa.string()),
+        ("statistic", "DOUBLE", pa.float64()),
+    ],
     "sink_progress": [
         ("source_partition", "VARCHAR", pa.string()),
         ("max_offset", "BIGINT", pa.int64()),
@@ -299,6 +306,7 @@ NATURAL_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "alerts": (("alert_id",), "opened_at"),
     "labels": (("sensor_id", "kind", "start_ts"), "start_ts"),
     "dead_letters": (("source", "position", "reason"), None),
+    "change_points": (("sensor_id", "ts", "detector"), "ts"),
 }
 """Columns that identify a row of each table, and the time column that bounds the search."""
 
@@ -376,7 +384,15 @@ def write(
 
 
 def _write_tables(con: duckdb.DuckDBPyConnection, rows: Rows, dedup: bool) -> None:
-    for table in ("sensors", "readings", "readings_1m", "alerts", "labels", "dead_letters"):
+    for table in (
+        "sensors",
+        "readings",
+        "readings_1m",
+        "alerts",
+        "labels",
+        "dead_letters",
+        "change_points",
+    ):
         batch = getattr(rows, table)
         if batch:
             _insert(con, table, TABLES[table], batch, dedup)

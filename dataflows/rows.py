@@ -28,6 +28,7 @@ class Rows:
     sensors: list[tuple] = field(default_factory=list)
     labels: list[tuple] = field(default_factory=list)
     dead_letters: list[tuple] = field(default_factory=list)
+    change_points: list[tuple] = field(default_factory=list)
     origins: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Source partition -> (lowest, highest) offset of the records these rows came from."""
 
@@ -67,4 +68,5 @@ TABLE_FIELDS = (
     "sensors",
     "labels",
     "dead_letters",
+    "change_points",
 )

@@ -27,11 +27,30 @@ from river import base
 from dataflows.aggregation import MinuteBuckets
 from dataflows.alerting import AlertEpisodes
 from dataflows.rows import Rows
-from dataflows.schema import METRIC_INDEX, SENSOR_TYPES, DeadLetter, Reading, now_ms, payload_text
-from online_models.anomaly import AdaptiveThreshold, default_detector
+from dataflows.schema import (
+    METRIC_INDEX,
+    SENSOR_TYPES,
+    DeadLetter,
+    Reading,
+    now_ms,
+    payload_text,
+)
+from online_models.anomaly import (
+    AdaptiveThreshold,
+    ChangePoint,
+    DeviceDistance,
+    default_detector,
+    device_detector,
+)
 
 DETECTOR_NAME = "default"
 """Name of the detector configuration written with each alert."""
+
+CHANGE_DETECTOR = "PageHinkley(DeviceDistance)"
+"""Name of the change-point detector written with each change point."""
+
+DEVICE_THRESHOLD = 0.8
+"""Device scores above this flag every metric of the reading (the score is calibrated)."""
 
 
 def sensor_unit(sensor_type: str) -> str:
@@ -62,6 +81,8 @@ class SensorState:
     max_ts_ms: int = 0
     recent_ts: set[int] = field(default_factory=set)
     models: dict[str, MetricModel] = field(default_factory=dict)
+    device: DeviceDistance | None = None
+    change: ChangePoint | None = None
 
 
 class SensorLogic(StatefulBatchLogic):
@@ -85,11 +106,14 @@ class SensorLogic(StatefulBatchLogic):
                 reading.ts_ms,
             )
         )
+        device = device_detector(reading.type, len(reading.values))
         return SensorState(
             reading.sensor_id,
             reading.type,
             MinuteBuckets(),
             AlertEpisodes(self.recovery_ms),
+            device=device,
+            change=None if device is None else ChangePoint(),
         )
 
     def on_batch(self, values: list[Reading]) -> tuple[list[Rows], bool]:
@@ -135,8 +159,20 @@ class SensorLogic(StatefulBatchLogic):
                 self._emit_minutes(state, closed, rows)
 
         t = ts / 1000.0
-        flagged: dict[str, float] = {}
         sensor_id = reading.sensor_id
+        flagged: dict[str, float] = {}
+        device = state.device
+        device_score = 0.0
+        if device is not None:
+            joint = {**reading.values, "t": t}
+            device_score = device.score_one(joint)
+            distance = device.distance(joint)
+            if distance is not None and state.change.update(distance):
+                moved = ",".join(device.drivers(joint))
+                rows.change_points.append((sensor_id, ts, moved, CHANGE_DETECTOR, distance))
+            device.learn_one(joint)
+        device_flag = device_score > DEVICE_THRESHOLD
+        drivers = device.drivers(joint) if device_flag else ()
         models = state.models
         add_to_minute = state.buckets.add
         out = rows.readings
@@ -152,8 +188,12 @@ class SensorLogic(StatefulBatchLogic):
             is_anomaly = threshold.classify(score)
             detector.learn_one(x)
             threshold.learn_one(score)
-            if is_anomaly:
+            if is_anomaly or metric in drivers:
                 flagged[metric] = score
+            if device_flag:
+                is_anomaly = True
+            if device_score > score:
+                score = device_score
             out.append((sensor_id, ts, metric, value, score, is_anomaly))
             add_to_minute(metric, ts, value, score, is_anomaly)
 

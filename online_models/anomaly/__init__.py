@@ -9,17 +9,22 @@ before learning it, so that it cannot hide itself.
 `default_detector(signal)` gives the sound default for a kind of signal.
 """
 
-from online_models.anomaly.defaults import SIGNALS, default_detector
+from online_models.anomaly.changepoint import ChangePoint
+from online_models.anomaly.defaults import SIGNALS, default_detector, device_detector
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
+from online_models.anomaly.multivariate import DeviceDistance
 from online_models.anomaly.seasonal import SeasonalZScore
 from online_models.anomaly.threshold import AdaptiveThreshold
 
 __all__ = [
     "SIGNALS",
     "AdaptiveThreshold",
+    "ChangePoint",
+    "DeviceDistance",
     "Flatline",
     "MaxScore",
     "SeasonalZScore",
     "default_detector",
+    "device_detector",
 ]

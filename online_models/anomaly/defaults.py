@@ -14,7 +14,11 @@ from river import base
 
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
+from online_models.anomaly.multivariate import DeviceDistance
 from online_models.anomaly.seasonal import SeasonalZScore
+
+RECORDED = "recorded"
+"""The sensor type of replayed devices (as in `dataflows.schema`)."""
 
 SIGNALS: dict[str, Callable[[], base.AnomalyDetector]] = {
     # strong daily and weekly rhythm: traffic, noise, building load, water demand, pollution
@@ -25,6 +29,23 @@ SIGNALS: dict[str, Callable[[], base.AnomalyDetector]] = {
     "count": lambda: MaxScore([SeasonalZScore(), Flatline(min_run=10)]),
 }
 """Factories of the default detector per kind of signal."""
+
+
+def device_detector(sensor_type: str, n_metrics: int) -> base.AnomalyDetector | None:
+    """The detector of a device's metrics jointly, or None where it does not help.
+
+    Recorded devices (replays) with several metrics get a `DeviceDistance`; the city's own
+    sensor types do not: their metrics follow daily rhythms that a fixed normal state would
+    mistake for anomalies, and their per-metric seasonal detectors already cover them.
+
+    >>> type(device_detector("recorded", 8)).__name__
+    'DeviceDistance'
+    >>> device_detector("recorded", 1) is None, device_detector("water", 2) is None
+    (True, True)
+    """
+    if sensor_type == RECORDED and n_metrics >= 2:
+        return DeviceDistance()
+    return None
 
 
 def default_detector(signal: str = "rhythmic") -> base.AnomalyDetector:

@@ -27,6 +27,8 @@ def test_skab_protocols_on_three_files(tmp_path):
     rows = duckdb.sql(f"SELECT count(*) FROM read_csv('{root}/valve1/*.csv')").fetchone()[0]
     assert figures["files"] == 3
     assert figures["test_rows"] == rows - 3 * TRAINING_ROWS
-    assert 0 <= figures["f1"] <= 1
-    assert 0 <= figures["far_percent"] <= 100 and 0 <= figures["mar_percent"] <= 100
-    assert -1000 < figures["nab_standard"] <= 100
+    # the device detector finds these valve closures (3 files gave F1 0.68, FAR 66 %,
+    # MAR 18 %, NAB 51.5): far from a detector that never fires, or always does
+    assert 0.5 < figures["f1"] <= 1
+    assert figures["far_percent"] < 90 and figures["mar_percent"] < 40
+    assert 30 < figures["nab_standard"] <= 100

@@ -13,6 +13,8 @@ from river import base
 from online_models.anomaly import (
     SIGNALS,
     AdaptiveThreshold,
+    ChangePoint,
+    DeviceDistance,
     Flatline,
     MaxScore,
     SeasonalZScore,
@@ -23,6 +25,7 @@ DETECTORS = {
     "SeasonalZScore": SeasonalZScore,
     "Flatline": Flatline,
     "MaxScore": lambda: MaxScore([SeasonalZScore(), Flatline()]),
+    "DeviceDistance": lambda: DeviceDistance(warmup=300),
     **{f"default[{signal}]": (lambda s=signal: default_detector(s)) for signal in SIGNALS},
 }
 
@@ -135,3 +138,61 @@ def test_threshold_floor_and_adaptation():
 def test_unknown_signal_kind_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown signal kind"):
         default_detector("wobbly")
+
+
+def pump(n: int, seed: int = 5):
+    """Readings of a pump whose current and pressure rise and fall together."""
+    rng = random.Random(seed)
+    for _ in range(n):
+        load = rng.gauss(0, 1)
+        yield {
+            "current": 10 + load,
+            "pressure": 2 + 0.2 * load + rng.gauss(0, 0.02),
+            "temperature": 40 + rng.gauss(0, 0.5),
+        }
+
+
+def test_device_distance_flags_a_broken_relation_for_as_long_as_it_lasts():
+    model = DeviceDistance(warmup=400)
+    normal = list(pump(1000))
+    scores = []
+    for x in normal:
+        scores.append(model.score_one(x))
+        model.learn_one(x)
+    assert scores[:400] == [0.0] * 400  # nothing to compare with during warm-up
+    assert max(scores[400:]) < 0.8  # normal readings after warm-up
+    # each metric within its normal range, but pressure low and falling as current rises
+    broken = [{**x, "pressure": 1.8 - 0.2 * (x["current"] - 10)} for x in pump(600, seed=9)]
+    scores = []
+    for x in broken:
+        scores.append(model.score_one(x))
+        model.learn_one(x)
+    flagged = [s > 0.8 for s in scores]
+    assert sum(flagged[100:300]) / 200 > 0.8
+    assert sum(flagged[400:]) / 200 > 0.8, "it learnt the anomaly as normal"
+    assert model.drivers(broken[-1])[0] in ("pressure", "current")
+    for x in normal[:300]:  # back to normal: back to quiet
+        scores.append(model.score_one(x))
+        model.learn_one(x)
+    assert max(scores[-200:]) < 0.8
+
+
+def test_device_distance_scores_zero_when_the_set_of_metrics_changes():
+    model = DeviceDistance(warmup=50)
+    for x in pump(100):
+        model.learn_one(x)
+    x = {"current": 99.0, "pressure": 0.0}  # temperature missing
+    assert model.score_one(x) == 0.0 and model.distance(x) is None and model.drivers(x) == []
+
+
+def test_change_point_finds_shifts_up_and_down_and_stays_quiet_on_noise():
+    rng = random.Random(2)
+    detector = ChangePoint()
+    values = [rng.gauss(1, 0.2) for _ in range(3000)]
+    assert not any(detector.update(v) for v in values)
+    levels = [rng.gauss(1, 0.2) for _ in range(300)]
+    levels += [rng.gauss(8, 0.2) for _ in range(300)]
+    levels += [rng.gauss(1, 0.2) for _ in range(300)]
+    found = [i for i, v in enumerate(levels) if detector.update(v)]
+    assert len(found) == 2
+    assert 300 <= found[0] < 330 and 600 <= found[1] < 630
