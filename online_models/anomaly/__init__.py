@@ -10,6 +10,7 @@ before learning it, so that it cannot hide itself.
 """
 
 from online_models.anomaly.changepoint import ChangePoint
+from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.defaults import SIGNALS, default_detector, device_detector
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
@@ -25,6 +26,7 @@ __all__ = [
     "Flatline",
     "MaxScore",
     "SeasonalZScore",
+    "ShiftCusum",
     "default_detector",
     "device_detector",
 ]

@@ -115,6 +115,13 @@ class SeasonalZScore(base.AnomalyDetector):
         # constant signal does not divide by zero
         return max(scale * 1.2533, 1e-3 * abs(expected), 1e-6)
 
+    def residual_z(self, x: dict) -> float | None:
+        """Signed distance of `x` from its expectation, in scales; None during warm-up."""
+        if self._seen < self.warmup:
+            return None
+        expected, scale, _, _ = self._expectation(x["t"])
+        return (x["value"] - expected) / self._sigma(scale, expected)
+
     def score_one(self, x: dict) -> float:
         if self._seen < self.warmup:
             return 0.0

@@ -18,6 +18,7 @@ from online_models.anomaly import (
     Flatline,
     MaxScore,
     SeasonalZScore,
+    ShiftCusum,
     default_detector,
 )
 
@@ -26,6 +27,7 @@ DETECTORS = {
     "Flatline": Flatline,
     "MaxScore": lambda: MaxScore([SeasonalZScore(), Flatline()]),
     "DeviceDistance": lambda: DeviceDistance(warmup=300),
+    "ShiftCusum": ShiftCusum,
     **{f"default[{signal}]": (lambda s=signal: default_detector(s)) for signal in SIGNALS},
 }
 
