@@ -50,3 +50,8 @@ def _cached_query(lake_path: str, name: str, *args: Any, **kwargs: Any) -> Any:
 def query(name: str, *args: Any, **kwargs: Any) -> Any:
     """Result of `dashboard.queries.<name>(cursor, *args, **kwargs)`, cached briefly."""
     return _cached_query(str(settings().lake), name, *args, **kwargs)
+
+
+def clear_cache() -> None:
+    """Forget cached results, after this dashboard wrote to the lake."""
+    _cached_query.clear()

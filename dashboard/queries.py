@@ -137,8 +137,16 @@ def alerts(
         SELECT a.opened_at, a.closed_at,
                CASE WHEN a.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status,
                a.sensor_id, a.sensor_type, s.district, a.metrics, a.peak_score,
-               a.anomalous_readings, a.kind, a.detector, a.alert_id
+               a.anomalous_readings, a.kind, a.severity, a.detector, a.model_version,
+               coalesce(h.handling, 'new') AS handling, h.handled_by, h.handled_at, h.note,
+               a.alert_id
         FROM alerts a LEFT JOIN sensors s USING (sensor_id)
+        LEFT JOIN (
+            SELECT alert_id, arg_max(action, acted_at) AS handling,
+                   arg_max(actor, acted_at) AS handled_by, max(acted_at) AS handled_at,
+                   arg_max(note, acted_at) AS note
+            FROM alert_actions GROUP BY alert_id
+        ) h USING (alert_id)
         WHERE {" AND ".join(where)}
         ORDER BY a.opened_at DESC
         LIMIT ?

@@ -100,7 +100,7 @@ def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = Non
     # allocations (the default) costs ~12 % of its time for nothing. Memory stays bounded.
     gc.set_threshold(50_000, 20, 100)
     lateness_ms = int(settings.allowed_lateness_s * 1000)
-    recovery_ms = int(settings.alert_recovery_s * 1000)
+    policy = settings.alert_policy()
 
     flow = Dataflow("city")
     if replay is not None:
@@ -121,7 +121,7 @@ def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = Non
     per_sensor = op.stateful_batch(
         "sensors",
         split.trues,  # type: ignore[arg-type]
-        lambda resume: SensorLogic(lateness_ms, recovery_ms, resume),
+        lambda resume: SensorLogic(lateness_ms, policy, resume),
     )
     side = op.key_on("side_rows", split.falses, _side_key)
     everything = op.merge("all_rows", per_sensor, side)

@@ -1,5 +1,15 @@
-"""`just evaluate skab [PATH]`: how well the flow's detectors find SKAB's anomalies.
+"""`just evaluate skab|simulator`: how well the flow's detectors find labelled anomalies.
 
+    just evaluate skab [PATH] [--json]
+    just evaluate simulator [--sensors 200] [--hours 168] [--seed 42] [--json]
+
+Each evaluation runs the city flow into a temporary lake, prints its figures (or one JSON
+object with `--json`), writes an HTML report with a table and Plotly charts (`--report`,
+default `data/reports/`) and appends the figures to the `evaluations` table of the lake of
+`CITY_LAKE`.
+
+SKAB
+----
 The SKAB experiment files (`valve1/`, `valve2/`, `other/`; default `../shared/data/skab`) are
 replayed through the city flow into a temporary lake, exactly as `just replay` does: the
 models learn online from the first row of each file and never see the labels. Scores follow
@@ -12,8 +22,12 @@ first 400):
   detection; NAB standard score with a 60-second window to the right of each labelled
   changepoint (`online_models.evaluation.nab`), normalised over the whole corpus.
 
-Prints a table next to the leaderboard quoted in the data's README; `--json` prints the
-figures as one JSON object.
+Figures are shown next to the leaderboard quoted in the data's README.
+
+Simulator
+---------
+A simulated week of the city (by default) with the simulator's ground truth, scored per
+anomaly kind by `dataflows.simulator_scoring`.
 """
 
 from __future__ import annotations
@@ -26,10 +40,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
+import plotly.graph_objects as go
 from bytewax.testing import run_main
 
-from dataflows import lake
+from dataflows import lake, simulator_scoring
 from dataflows.city import build_flow
+from dataflows.evaluation_report import store_summary, write_report
 from dataflows.settings import PROJECT_ROOT, Settings
 from dataflows.sources.recorded import ReplaySpec
 from online_models.evaluation import PROFILES
@@ -104,6 +120,17 @@ def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, float]:
     }
 
 
+def _scratch_settings(folder: str, env: dict[str, str] | None = None) -> Settings:
+    return replace(
+        Settings.from_env(env or {}),
+        lake=Path(folder),
+        retention_readings_days=0.0,
+        retention_aggregates_days=0.0,
+        retention_dead_letters_days=0.0,
+        compact_every_s=0.0,
+    )
+
+
 def evaluate_skab(root: Path, progress: bool = True) -> dict[str, float]:
     """Replay SKAB's experiment files into a temporary lake and score them."""
     files = experiment_files(root)
@@ -111,35 +138,141 @@ def evaluate_skab(root: Path, progress: bool = True) -> dict[str, float]:
         tuple(files), root, label_columns=("anomaly", "changepoint"), progress=progress
     )
     with tempfile.TemporaryDirectory(prefix="city-evaluate-") as folder:
-        settings = replace(
-            Settings.from_env({}),
-            lake=Path(folder),
-            retention_readings_days=0.0,
-            retention_aggregates_days=0.0,
-            compact_every_s=0.0,
-        )
-        run_main(build_flow(settings, replay=spec))
+        run_main(build_flow(_scratch_settings(folder), replay=spec))
         return score(Path(folder), root, files)
+
+
+def evaluate_simulator(
+    sensors: int = 200, hours: float = 168.0, seed: int = 42, progress: bool = True
+) -> dict[str, object]:
+    """Run the simulator for `hours` into a temporary lake and score alerts per kind."""
+    env = {
+        "CITY_SIM_SENSORS": str(sensors),
+        "CITY_SIM_HOURS": str(hours),
+        "CITY_SIM_SEED": str(seed),
+        "CITY_SIM_SPEEDUP": "0",
+        "CITY_SIM_START": "2026-01-05T00:00:00Z",
+    }
+    with tempfile.TemporaryDirectory(prefix="city-evaluate-") as folder:
+        settings = _scratch_settings(folder, env)
+        if progress:
+            print(f"[evaluate] simulating {sensors} sensors for {hours:g} h", file=sys.stderr)
+        run_main(build_flow(settings))
+        if progress:
+            print("[evaluate] scoring alerts against the simulator's labels", file=sys.stderr)
+        con = lake.connect(folder, read_only=True)
+        try:
+            return simulator_scoring.score(con, probation_hours=min(48.0, hours / 3))
+        finally:
+            con.close()
+
+
+def skab_report(figures: dict, folder: Path) -> Path:
+    table = [
+        ("figure", "ours (online)", "published best (offline)"),
+        ("outlier F1", str(figures["f1"]), "Conv-AE 0.78, MSET 0.78"),
+        ("false-alarm rate FAR %", str(figures["far_percent"]), "Conv-AE 13.55"),
+        ("missed-alarm rate MAR %", str(figures["mar_percent"]), "Conv-AE 28.02"),
+        ("changepoint NAB standard", str(figures["nab_standard"]), "MSCRED 32.42"),
+    ]
+    f1 = go.Figure(
+        go.Bar(
+            x=["ours (online)", *LEADERBOARD_F1],
+            y=[figures["f1"], *LEADERBOARD_F1.values()],
+            marker_color=["#d62728"] + ["#7f7f7f"] * len(LEADERBOARD_F1),
+        ),
+        layout={"title": "SKAB outlier F1 (test parts)", "yaxis": {"range": [0, 1]}},
+    )
+    nab = go.Figure(
+        go.Bar(
+            x=["ours (online)", *LEADERBOARD_NAB],
+            y=[figures["nab_standard"], *LEADERBOARD_NAB.values()],
+            marker_color=["#d62728"] + ["#7f7f7f"] * len(LEADERBOARD_NAB),
+        ),
+        layout={"title": "SKAB changepoint NAB standard score"},
+    )
+    note = f"{figures['files']} files, {figures['test_rows']} test rows"
+    return write_report(folder, "skab", "SKAB: our online detectors", table, [f1, nab], note)
+
+
+def simulator_report(figures: dict, folder: Path) -> Path:
+    kinds = figures["kinds"]
+    table = [("kind", "labels", "recall", "precision", "F1", "median delay s", "p90 delay s")]
+    for kind, k in kinds.items():
+        table.append(
+            (
+                kind,
+                str(k["labels"]),
+                str(k["recall"]),
+                str(k["precision"]),
+                str(k["f1"]),
+                str(k["median_delay_s"]),
+                str(k["p90_delay_s"]),
+            )
+        )
+    chart = go.Figure(
+        [
+            go.Bar(name=name, x=list(kinds), y=[k[name] for k in kinds.values()])
+            for name in ("recall", "precision", "f1")
+        ],
+        layout={"title": "Simulator: alerts vs. ground truth per kind", "barmode": "group"},
+    )
+    delays = go.Figure(
+        go.Bar(x=list(kinds), y=[k["median_delay_s"] or 0 for k in kinds.values()]),
+        layout={"title": "Median detection delay (s)", "yaxis": {"type": "log"}},
+    )
+    note = (
+        f"{figures['sensors']} sensors, {figures['scored_days']} scored days; precision "
+        f"{figures['precision']}, {figures['alerts_per_sensor_day']} alerts and "
+        f"{figures['false_alerts_per_sensor_day']} false alerts per sensor-day; precision "
+        f"at a budget of {figures['budget']} alerts {figures['precision_at_budget']}"
+    )
+    return write_report(folder, "simulator", "Simulator ground truth", table, [chart, delays], note)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", nargs="?", default="skab", choices=["skab"])
-    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_SKAB)
+    parser.add_argument("dataset", nargs="?", default="skab", choices=["skab", "simulator"])
+    parser.add_argument("path", nargs="?", type=Path, help="SKAB folder (skab only)")
+    parser.add_argument("--sensors", type=int, default=200, help="simulator only")
+    parser.add_argument("--hours", type=float, default=168.0, help="simulator only")
+    parser.add_argument("--seed", type=int, default=42, help="simulator only")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--report", type=Path, default=PROJECT_ROOT / "data" / "reports")
+    parser.add_argument("--no-store", action="store_true", help="do not write to the lake")
     args = parser.parse_args(argv)
-    print(f"[evaluate] SKAB experiment files under {args.path}", file=sys.stderr)
-    figures = evaluate_skab(args.path)
+    if args.dataset == "skab":
+        root = args.path or DEFAULT_SKAB
+        print(f"[evaluate] SKAB experiment files under {root}", file=sys.stderr)
+        figures: dict = evaluate_skab(root)
+        report = skab_report(figures, args.report)
+    else:
+        figures = evaluate_simulator(args.sensors, args.hours, args.seed)
+        report = simulator_report(figures, args.report)
+    print(f"[evaluate] report: {report}", file=sys.stderr)
+    if not args.no_store:
+        lake_path = Settings.from_env().lake
+        store_summary(lake_path, args.dataset, figures)
+        print(f"[evaluate] figures appended to `evaluations` in {lake_path}", file=sys.stderr)
     if args.json:
         print(json.dumps(figures))
-        return 0
-    print(f"{'SKAB (test parts, online)':34}{'ours':>10}   published (offline)")
-    best_f1 = ", ".join(f"{k} {v}" for k, v in LEADERBOARD_F1.items())
-    best_nab = ", ".join(f"{k} {v}" for k, v in LEADERBOARD_NAB.items())
-    print(f"{'outlier F1':34}{figures['f1']:>10}   {best_f1}")
-    print(f"{'false-alarm rate FAR %':34}{figures['far_percent']:>10}   Conv-AE 13.55")
-    print(f"{'missed-alarm rate MAR %':34}{figures['mar_percent']:>10}   Conv-AE 28.02")
-    print(f"{'changepoint NAB standard':34}{figures['nab_standard']:>10}   {best_nab}")
+    elif args.dataset == "skab":
+        print(f"{'SKAB (test parts, online)':34}{'ours':>10}   published (offline)")
+        best_f1 = ", ".join(f"{k} {v}" for k, v in LEADERBOARD_F1.items())
+        best_nab = ", ".join(f"{k} {v}" for k, v in LEADERBOARD_NAB.items())
+        print(f"{'outlier F1':34}{figures['f1']:>10}   {best_f1}")
+        print(f"{'false-alarm rate FAR %':34}{figures['far_percent']:>10}   Conv-AE 13.55")
+        print(f"{'missed-alarm rate MAR %':34}{figures['mar_percent']:>10}   Conv-AE 28.02")
+        print(f"{'changepoint NAB standard':34}{figures['nab_standard']:>10}   {best_nab}")
+    else:
+        overall = {k: v for k, v in figures.items() if k != "kinds"}
+        print("  ".join(f"{k}={v}" for k, v in overall.items()))
+        print(f"{'kind':20}{'labels':>8}{'recall':>9}{'precision':>11}{'F1':>8}{'delay s':>10}")
+        for kind, k in figures["kinds"].items():
+            print(
+                f"{kind:20}{k['labels']:>8}{k['recall']:>9}{k['precision']:>11}{k['f1']:>8}"
+                f"{k['median_delay_s'] or '-':>10}"
+            )
     return 0
 
 

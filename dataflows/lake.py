@@ -80,6 +80,22 @@ TABLES: dict[str, list[tuple[str, str, pa.DataType]]] = {
         ("peak_score", "DOUBLE", pa.float64()),
         ("anomalous_readings", "INTEGER", pa.int32()),
         ("detector", "VARCHAR", pa.string()),
+        ("severity", "VARCHAR", pa.string()),
+        ("model_version", "VARCHAR", pa.string()),
+    ],
+    "alert_actions": [
+        ("alert_id", "VARCHAR", pa.string()),
+        ("action", "VARCHAR", pa.string()),
+        ("actor", "VARCHAR", pa.string()),
+        ("acted_at", "TIMESTAMPTZ", TS),
+        ("note", "VARCHAR", pa.string()),
+    ],
+    "evaluations": [
+        ("evaluated_at", "TIMESTAMPTZ", TS),
+        ("dataset", "VARCHAR", pa.string()),
+        ("scope", "VARCHAR", pa.string()),
+        ("figure", "VARCHAR", pa.string()),
+        ("value", "DOUBLE", pa.float64()),
     ],
     "labels": [
         ("sensor_id", "VARCHAR", pa.string()),
@@ -127,6 +143,7 @@ _CLOSURES = [
     ("peak_score", "DOUBLE", pa.float64()),
     ("metrics", "VARCHAR", pa.string()),
     ("anomalous_readings", "INTEGER", pa.int32()),
+    ("severity", "VARCHAR", pa.string()),
 ]
 
 
@@ -264,6 +281,11 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             for table, columns in TABLES.items():
                 body = ", ".join(f'"{name}" {sql_type}' for name, sql_type, _ in columns)
                 con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+                # a lake made by an older version: new columns come last, as in TABLES
+                present = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
+                for name, sql_type, _ in columns:
+                    if name not in present:
+                        con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {sql_type}')
             con.execute("COMMIT")
             break
         except duckdb.TransactionException:
@@ -309,6 +331,11 @@ NATURAL_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "change_points": (("sensor_id", "ts", "detector"), "ts"),
 }
 """Columns that identify a row of each table, and the time column that bounds the search."""
+
+
+def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Append row tuples (in the column order of `TABLES[table]`) to `table`."""
+    _insert(con, table, TABLES[table], rows)
 
 
 def _insert(
@@ -405,7 +432,8 @@ def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[tuple]) -> None
     try:
         con.execute(
             "UPDATE alerts SET closed_at = c.closed_at, peak_score = c.peak_score, "
-            "metrics = c.metrics, anomalous_readings = c.anomalous_readings "
+            "metrics = c.metrics, anomalous_readings = c.anomalous_readings, "
+            "severity = c.severity "
             "FROM _closures AS c WHERE alerts.alert_id = c.alert_id"
         )
     finally:

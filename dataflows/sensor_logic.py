@@ -24,8 +24,9 @@ from datetime import UTC, datetime, timedelta
 from bytewax.operators import StatefulBatchLogic
 from river import base
 
+import online_models
 from dataflows.aggregation import MinuteBuckets
-from dataflows.alerting import AlertEpisodes
+from dataflows.alerting import AlertEpisodes, AlertPolicy, severity
 from dataflows.rows import Rows
 from dataflows.schema import (
     METRIC_INDEX,
@@ -43,8 +44,11 @@ from online_models.anomaly import (
     device_detector,
 )
 
-DETECTOR_NAME = "default"
-"""Name of the detector configuration written with each alert."""
+MODEL_VERSION = f"online_models {online_models.__version__}"
+"""Version of the models written with each alert."""
+
+FAULT_DETECTORS = frozenset({"Flatline"})
+"""Detectors whose alerts mean a faulty sensor rather than something happening in the city."""
 
 CHANGE_DETECTOR = "PageHinkley(DeviceDistance)"
 """Name of the change-point detector written with each change point."""
@@ -78,6 +82,7 @@ class SensorState:
     type: str
     buckets: MinuteBuckets
     alerts: AlertEpisodes
+    detector_of_alert: str = ""
     max_ts_ms: int = 0
     recent_ts: set[int] = field(default_factory=set)
     models: dict[str, MetricModel] = field(default_factory=dict)
@@ -85,12 +90,18 @@ class SensorState:
     change: ChangePoint | None = None
 
 
+def _driver(detector: base.AnomalyDetector, x: dict) -> str:
+    """Name of the detector (of an ensemble, the member) that scores `x` highest."""
+    explain = getattr(detector, "driver", None)
+    return explain(x) if explain is not None else type(detector).__name__
+
+
 class SensorLogic(StatefulBatchLogic):
     """The per-sensor stateful step; emits one `Rows` per batch of readings."""
 
-    def __init__(self, lateness_ms: int, recovery_ms: int, resume: bytes | None = None) -> None:
+    def __init__(self, lateness_ms: int, policy: AlertPolicy, resume: bytes | None = None) -> None:
         self.lateness_ms = lateness_ms
-        self.recovery_ms = recovery_ms
+        self.policy = policy
         self.state: SensorState | None = pickle.loads(resume) if resume is not None else None
         self._idle_flush_at: datetime | None = None
 
@@ -111,7 +122,7 @@ class SensorLogic(StatefulBatchLogic):
             reading.sensor_id,
             reading.type,
             MinuteBuckets(),
-            AlertEpisodes(self.recovery_ms),
+            AlertEpisodes(self.policy),
             device=device,
             change=None if device is None else ChangePoint(),
         )
@@ -176,6 +187,9 @@ class SensorLogic(StatefulBatchLogic):
         models = state.models
         add_to_minute = state.buckets.add
         out = rows.readings
+        alerts = state.alerts
+        explain = alerts.open_alert is None
+        top_score = 0.0
         for metric, value in reading.values.items():
             model = models.get(metric)
             if model is None:
@@ -186,6 +200,8 @@ class SensorLogic(StatefulBatchLogic):
             detector, threshold = model.detector, model.threshold
             score = detector.score_one(x)
             is_anomaly = threshold.classify(score)
+            if is_anomaly and explain and score >= top_score:
+                state.detector_of_alert = _driver(detector, x)
             detector.learn_one(x)
             threshold.learn_one(score)
             if is_anomaly or metric in drivers:
@@ -194,33 +210,40 @@ class SensorLogic(StatefulBatchLogic):
                 is_anomaly = True
             if device_score > score:
                 score = device_score
+            if score > top_score:
+                top_score = score
             out.append((sensor_id, ts, metric, value, score, is_anomaly))
             add_to_minute(metric, ts, value, score, is_anomaly)
+        if device_flag and explain and device_score >= top_score:
+            state.detector_of_alert = "DeviceDistance"
 
-        alerts = state.alerts
-        if not flagged and alerts.open_alert is None:
+        if not flagged and not alerts.busy:
             return
-        change = alerts.observe(sensor_id, ts, flagged)
-        if change is not None:
-            if change[0] == "open":
-                _, alert_id, opened, score, metrics = change
-                rows.alerts.append(
-                    (
-                        alert_id,
-                        sensor_id,
-                        state.type,
-                        "anomaly",
-                        metrics,
-                        opened,
-                        None,
-                        score,
-                        1,
-                        DETECTOR_NAME,
-                    )
+        change = alerts.observe(sensor_id, ts, flagged, top_score)
+        if change is None:
+            return
+        _, alert_id, at, peak, metrics, count = change
+        if change[0] == "open":
+            detector = state.detector_of_alert
+            kind = "sensor_fault" if detector in FAULT_DETECTORS else "anomaly"
+            rows.alerts.append(
+                (
+                    alert_id,
+                    sensor_id,
+                    state.type,
+                    kind,
+                    metrics,
+                    at,
+                    None,
+                    peak,
+                    count,
+                    detector,
+                    severity(peak),
+                    MODEL_VERSION,
                 )
-            else:
-                _, alert_id, closed, peak, metrics, count = change
-                rows.alert_closures.append((alert_id, closed, peak, metrics, count))
+            )
+        else:
+            rows.alert_closures.append((alert_id, at, peak, metrics, count, severity(peak)))
 
     def _emit_minutes(self, state: SensorState, minutes: list[tuple], rows: Rows) -> None:
         sensor_id = state.sensor_id

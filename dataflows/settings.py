@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dataflows.alerting import AlertPolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LAKE = PROJECT_ROOT / "data" / "lake"
 
@@ -39,6 +41,9 @@ class Settings:
     sim_fault_rate: float = 1.0
     allowed_lateness_s: float = 120.0
     alert_recovery_s: float = 300.0
+    alert_min_duration_s: float = 60.0
+    alert_clear_score: float = 0.5
+    alert_cooldown_s: float = 900.0
     sink_flush_s: float = 0.5
     sink_max_rows: int = 200_000
     sink_partitions: int = 1
@@ -71,6 +76,15 @@ class Settings:
     kafka_port: int = 9092
     kafka_home: Path = PROJECT_ROOT / "data" / "kafka"
 
+    def alert_policy(self) -> AlertPolicy:
+        """The alert lifecycle these settings ask for."""
+        return AlertPolicy(
+            min_duration_ms=int(self.alert_min_duration_s * 1000),
+            recovery_ms=int(self.alert_recovery_s * 1000),
+            clear_score=self.alert_clear_score,
+            cooldown_ms=int(self.alert_cooldown_s * 1000),
+        )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: `os.environ`); unset keys keep their defaults."""
@@ -91,6 +105,15 @@ class Settings:
             ),
             alert_recovery_s=reader.number(
                 "CITY_ALERT_RECOVERY_S", cls.alert_recovery_s, minimum=0.0
+            ),
+            alert_min_duration_s=reader.number(
+                "CITY_ALERT_MIN_DURATION_S", cls.alert_min_duration_s, minimum=0.0
+            ),
+            alert_clear_score=reader.number(
+                "CITY_ALERT_CLEAR_SCORE", cls.alert_clear_score, minimum=0.0
+            ),
+            alert_cooldown_s=reader.number(
+                "CITY_ALERT_COOLDOWN_S", cls.alert_cooldown_s, minimum=0.0
             ),
             sink_flush_s=reader.number("CITY_SINK_FLUSH_S", cls.sink_flush_s, minimum=0.0),
             sink_max_rows=reader.integer("CITY_SINK_MAX_ROWS", cls.sink_max_rows, minimum=1),

@@ -5,3 +5,6 @@
 
 This package depends on River and the standard library only.
 """
+
+__version__ = "0.2.0"
+"""Bumped whenever a detector's behaviour changes; alerts record it."""

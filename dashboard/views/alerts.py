@@ -1,8 +1,9 @@
-"""Live alert feed with filters (status, sensor type, district, sensor-id search)."""
+"""Live alert feed with filters, and acknowledging or resolving alerts (kept in the lake)."""
 
 import streamlit as st
 
-from dashboard.lake_access import lake_ready, query, settings
+from dashboard.lake_access import clear_cache, lake_ready, query, settings
+from dataflows import alert_actions
 from dataflows.schema import SENSOR_TYPES
 from dataflows.simulation import DISTRICTS
 
@@ -29,8 +30,33 @@ if lake_ready():
                 ),
                 "opened_at": st.column_config.DatetimeColumn("opened (UTC)"),
                 "closed_at": st.column_config.DatetimeColumn("closed (UTC)"),
+                "handled_at": st.column_config.DatetimeColumn("handled (UTC)"),
             },
             key="alerts_table",
         )
 
     live_alerts()
+
+    with st.form("alert_action", clear_on_submit=False):
+        st.subheader("Acknowledge or resolve")
+        shown = query("alerts", status, types, districts, search.strip())
+        chosen = st.multiselect(
+            "Alerts", list(shown["alert_id"]), key="action_alerts", placeholder="alert ids"
+        )
+        who, note = st.columns([1, 3])
+        actor = who.text_input("Your name", key="action_actor", max_chars=64)
+        text = note.text_input("Note (optional)", key="action_note", max_chars=500)
+        buttons = st.columns(len(alert_actions.ACTIONS))
+        clicked = [
+            action
+            for column, (action, label) in zip(buttons, alert_actions.ACTIONS.items(), strict=True)
+            if column.form_submit_button(label, key=action)
+        ]
+    if clicked:
+        try:
+            count = alert_actions.record(settings().lake, chosen, clicked[0], actor, text)
+        except ValueError as error:
+            st.error(str(error))
+        else:
+            clear_cache()
+            st.success(f"{count} alert(s) {clicked[0]} by {actor.strip()}; everyone sees it now.")

@@ -28,8 +28,8 @@ def _iso(ms: int | None) -> str | None:
 def alert_events(rows: Rows) -> list[dict]:
     """The alert changes in `rows` as JSON-ready events.
 
-    >>> rows = Rows(alerts=[("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 1, "d")],
-    ...             alert_closures=[("s@0", 60000, 0.95, "laeq", 2)])
+    >>> opened = ("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 1, "d", "minor", "v")
+    >>> rows = Rows(alerts=[opened], alert_closures=[("s@0", 60000, 0.95, "laeq", 2, "major")])
     >>> [e["event"] for e in alert_events(rows)]
     ['opened', 'closed']
     """
@@ -45,6 +45,8 @@ def alert_events(rows: Rows) -> list[dict]:
         peak,
         _n,
         detector,
+        level,
+        version,
     ) in rows.alerts:
         events.append(
             {
@@ -57,9 +59,11 @@ def alert_events(rows: Rows) -> list[dict]:
                 "opened_at": _iso(opened),
                 "score": peak,
                 "detector": detector,
+                "severity": level,
+                "model_version": version,
             }
         )
-    for alert_id, closed, peak, metrics, n in rows.alert_closures:
+    for alert_id, closed, peak, metrics, n, level in rows.alert_closures:
         events.append(
             {
                 "event": "closed",
@@ -69,6 +73,7 @@ def alert_events(rows: Rows) -> list[dict]:
                 "peak_score": peak,
                 "metrics": metrics.split(","),
                 "anomalous_readings": n,
+                "severity": level,
             }
         )
     return events

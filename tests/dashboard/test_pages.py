@@ -116,3 +116,31 @@ def test_drill_down_of_a_replayed_sensor_lists_its_recorded_metrics(tmp_path, mo
     assert not at.exception
     assert at.selectbox(key="sensor_metric").options == ["current", "vibration"]
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_alerts_are_acknowledged_and_resolved_for_everyone(on_lake, city_lake):
+    at = page("alerts")
+    at.radio(key="alert_status").set_value("all").run()
+    first, second = list(at.dataframe[0].value["alert_id"][:2])
+    at.multiselect(key="action_alerts").set_value([first, second])
+    at.button(key="acknowledged").click().run()
+    assert at.error and "say who you are" in at.error[0].value  # unsigned: refused
+    at.text_input(key="action_actor").set_value("Dana")
+    at.text_input(key="action_note").set_value("crew on site")
+    at.button(key="acknowledged").click().run()
+    assert not at.exception and "2 alert(s) acknowledged by Dana" in at.success[0].value
+    at.multiselect(key="action_alerts").set_value([second])
+    at.button(key="resolved").click().run()
+    # another viewer, a new session, reads the state from the lake
+    other = page("alerts")
+    other.radio(key="alert_status").set_value("all").run()
+    table = other.dataframe[0].value.set_index("alert_id")
+    assert table.loc[first, "handling"] == "acknowledged"
+    assert table.loc[first, "handled_by"] == "Dana" and table.loc[first, "note"] == "crew on site"
+    assert table.loc[second, "handling"] == "resolved"
+    stored = (
+        lake.connect(city_lake.lake, read_only=True)
+        .sql("SELECT action, count(*) FROM alert_actions GROUP BY 1 ORDER BY 1")
+        .fetchall()
+    )
+    assert stored == [("acknowledged", 2), ("resolved", 1)]

@@ -6,6 +6,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
+from dataflows.alerting import AlertPolicy
 from dataflows.rows import Rows
 from dataflows.schema import Reading
 from dataflows.sensor_logic import SensorLogic
@@ -21,7 +22,7 @@ def run(readings: list[Reading], lateness_ms: int = 120_000) -> Rows:
     flow = Dataflow("logic")
     stream = op.input("in", flow, TestingSource(readings))
     keyed = op.key_on("key", stream, lambda r: r.sensor_id)
-    out = op.stateful_batch("sensors", keyed, lambda s: SensorLogic(lateness_ms, 300_000, s))
+    out = op.stateful_batch("sensors", keyed, lambda s: SensorLogic(lateness_ms, AlertPolicy(), s))
     collected: list = []
     op.output("out", out, TestingSink(collected))
     run_main(flow)
@@ -53,17 +54,31 @@ def test_every_reading_is_scored_before_learning_and_a_spike_opens_one_alert():
     assert flagged and all(r[3] == 90.0 for r in flagged)
     assert len(rows.alerts) == 1
     assert len(rows.alert_closures) == 1
-    alert_id, closed_ms, peak, metrics, count = rows.alert_closures[0]
+    alert_id, closed_ms, peak, metrics, count, severity = rows.alert_closures[0]
     assert alert_id == rows.alerts[0][0] and metrics == "laeq" and count == len(flagged)
     last_flagged = max(r[1] for r in flagged)
     assert closed_ms >= last_flagged + 300_000  # closes only after the recovery time
+    _, sensor, _, kind, _, opened, _, _, _, detector, _, version = rows.alerts[0]
+    assert opened == min(r[1] for r in flagged)  # opens at the spell's first reading
+    assert (kind, detector) == ("anomaly", "SeasonalZScore")
+    assert severity in ("minor", "major", "critical") and version.startswith("online_models")
+
+
+def test_a_stuck_sensor_is_a_sensor_fault_and_a_lone_blip_is_no_alert():
+    rhythm = [reading(m, 50.0 + (m % 7) * 0.5) for m in range(300)]
+    stuck = [reading(300 + m, 52.25) for m in range(40)]
+    rows = run(rhythm + stuck)
+    assert [(a[3], a[9]) for a in rows.alerts] == [("sensor_fault", "Flatline")]
+    blip = [reading(300, 61.0)]  # flagged, but neither critical nor lasting
+    rows = run(rhythm + blip + [reading(301 + m, 50.0 + (m % 7) * 0.5) for m in range(30)])
+    assert any(r[5] for r in rows.readings) and rows.alerts == []
 
 
 def test_resume_from_snapshot_keeps_learned_models():
-    logic = SensorLogic(120_000, 300_000)
+    logic = SensorLogic(120_000, AlertPolicy())
     for m in range(200):
         logic.on_batch([reading(m, 50.0 + (m % 3) * 0.5)])
-    resumed = SensorLogic(120_000, 300_000, logic.snapshot())
+    resumed = SensorLogic(120_000, AlertPolicy(), logic.snapshot())
     rows_a, _ = logic.on_batch([reading(200, 51.0)])
     rows_b, _ = resumed.on_batch([reading(200, 51.0)])
     assert rows_a[0].readings == rows_b[0].readings

@@ -1,0 +1,89 @@
+"""What `just evaluate` leaves behind: an HTML report and a summary in the lake.
+
+The report (`data/reports/evaluate-<dataset>-<time>.html` by default) holds the figures as a
+table and Plotly charts, self-contained (Plotly's JavaScript is inlined: it opens offline).
+The summary goes to the lake's `evaluations` table, one row per figure, so that successive
+evaluations can be compared in SQL:
+
+    SELECT evaluated_at, scope, figure, value FROM evaluations
+    WHERE dataset = 'skab' ORDER BY evaluated_at DESC
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+import plotly.graph_objects as go
+import plotly.io as pio
+
+from dataflows import lake
+
+
+def flatten(figures: Mapping[str, object], scope: str = "overall") -> Iterator[tuple]:
+    """(scope, figure, value) for every number in `figures`; nested dicts become scopes.
+
+    >>> list(flatten({"f1": 0.5, "kinds": {"spike": {"recall": 1.0}}, "note": "x"}))
+    [('overall', 'f1', 0.5), ('spike', 'recall', 1.0)]
+    """
+    for name, value in figures.items():
+        if isinstance(value, Mapping):
+            for inner, inner_value in value.items():
+                if isinstance(inner_value, Mapping):
+                    yield from flatten(inner_value, inner)
+                elif isinstance(inner_value, int | float) and not isinstance(inner_value, bool):
+                    yield (name, inner, float(inner_value))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield (scope, name, float(value))
+
+
+def store_summary(lake_path: str | os.PathLike, dataset: str, figures: Mapping) -> datetime:
+    """Append the numbers of `figures` to the lake's `evaluations` table; return the time."""
+    at = datetime.now(UTC)
+    stamp = int(at.timestamp() * 1000)
+    rows = [(stamp, dataset, scope, figure, value) for scope, figure, value in flatten(figures)]
+    con = lake.connect(lake_path)
+    try:
+        with lake.writer_lock(lake_path), lake.transaction(con):
+            lake.insert(con, "evaluations", rows)
+    finally:
+        con.close()
+    return at
+
+
+def write_report(
+    folder: Path,
+    dataset: str,
+    title: str,
+    table: list[tuple[str, ...]],
+    charts: list[go.Figure],
+    note: str = "",
+) -> Path:
+    """A self-contained HTML page with `table` (header row first) and `charts`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    at = datetime.now(UTC)
+    path = folder / f"evaluate-{dataset}-{at:%Y%m%dT%H%M%SZ}.html"
+    header, *body = table
+    cells = "".join(f"<th>{html.escape(c)}</th>" for c in header)
+    lines = [f"<tr>{cells}</tr>"]
+    for row in body:
+        lines.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+    plots = [
+        pio.to_html(chart, full_html=False, include_plotlyjs=(i == 0))
+        for i, chart in enumerate(charts)
+    ]
+    path.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(at.isoformat(timespec='seconds'))}"
+        f" · {html.escape(note)}</p><table>{''.join(lines)}</table>{''.join(plots)}"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    return path

@@ -1,0 +1,29 @@
+"""Alert actions: validated, signed, appended to the lake."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataflows import alert_actions, lake
+from dataflows.rows import Rows
+
+
+def test_actions_are_validated_and_appended(tmp_path):
+    con = lake.connect(tmp_path)
+    alert = ("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 2, "Flatline", "minor", "v")
+    lake.write(con, Rows(alerts=[alert]), tmp_path)
+    con.close()
+    with pytest.raises(ValueError, match="unknown action"):
+        alert_actions.record(tmp_path, ["s@0"], "deleted", "Ana")
+    with pytest.raises(ValueError, match="say who you are"):
+        alert_actions.record(tmp_path, ["s@0"], "resolved", "  ")
+    with pytest.raises(ValueError, match="no such alert: nope@1"):
+        alert_actions.record(tmp_path, ["s@0", "nope@1"], "resolved", "Ana")
+    assert alert_actions.record(tmp_path, ["s@0"], "acknowledged", "Ana", "  looking  ") == 1
+    assert alert_actions.record(tmp_path, ["s@0"], "resolved", "Ben") == 1
+    rows = (
+        lake.connect(tmp_path, read_only=True)
+        .sql("SELECT action, actor, note FROM alert_actions ORDER BY acted_at, action")
+        .fetchall()
+    )
+    assert rows == [("acknowledged", "Ana", "looking"), ("resolved", "Ben", None)]
