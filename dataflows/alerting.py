@@ -40,7 +40,7 @@ class AlertPolicy:
     recovery_ms: int = 300_000
     clear_score: float = 0.5
     cooldown_ms: int = 900_000
-    critical_score: float = 0.99
+    critical_score: float = 0.95
 
 
 SEVERITIES = ((0.99, "critical"), (0.95, "major"), (0.0, "minor"))

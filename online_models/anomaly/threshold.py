@@ -34,7 +34,7 @@ class AdaptiveThreshold:
 
     """
 
-    def __init__(self, q: float = 0.995, floor: float = 0.8, step: float = 0.01) -> None:
+    def __init__(self, q: float = 0.995, floor: float = 0.7, step: float = 0.01) -> None:
         self.q = q
         self.floor = floor
         self.step = step
