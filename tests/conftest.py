@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -46,6 +47,35 @@ def run_flow(env: dict[str, str], *bytewax_args: str, timeout: float = 300) -> N
         timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+def start_flow(env: dict[str, str], *bytewax_args: str) -> subprocess.Popen:
+    """Start `python -m bytewax.run dataflows.city:flow` in the background (stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow", *bytewax_args],
+        env=env,
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_json(module: str, env: dict[str, str] | None, *args: str) -> dict:
+    """Run `python -m <module> *args --json`; check it succeeded and showed its progress.
+
+    Progress lines start with `[<last part of the module name>]` on stderr.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args, "--json"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"[{module.rsplit('.', 1)[-1]}]" in result.stderr  # progress is shown
+    return json.loads(result.stdout)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dataflows import kafka_io, lake
 from dataflows.settings import Settings
-from tests.conftest import ROOT, city_env, run_flow
+from tests.conftest import ROOT, city_env, run_flow, run_json, start_flow
 
 pytestmark = pytest.mark.kafka
 
@@ -31,17 +31,7 @@ def kafka_env(kafka, tmp_path, topic: str, **overrides: str) -> dict[str, str]:
 
 
 def produce(env: dict[str, str]) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "dataflows.produce", "--json"],
-        env={**env, "CITY_SOURCE": "simulator"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "[produce]" in result.stderr  # progress is shown
-    return json.loads(result.stdout)
+    return run_json("dataflows.produce", {**env, "CITY_SOURCE": "simulator"})
 
 
 def count(lake_path, sql: str) -> int:
@@ -212,13 +202,7 @@ def test_the_flow_waits_for_a_restarted_broker_and_loses_nothing(tmp_path):
     flow = None
     try:
         first = produce(env)
-        flow = subprocess.Popen(
-            [sys.executable, "-m", "bytewax.run", "dataflows.city:flow"],
-            env=env,
-            cwd=ROOT,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        flow = start_flow(env)
         wait_for(lambda: lake.count_rows(lake_path) == first["readings"], flow)
         kafka_broker.stop(broker)
         time.sleep(5)

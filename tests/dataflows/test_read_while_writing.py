@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 from dataflows import lake
-from tests.conftest import ROOT, city_env
+from tests.conftest import city_env, start_flow
 
 
 def test_readers_in_another_process_see_data_grow_without_errors(tmp_path):
     env = city_env(tmp_path / "lake", CITY_SIM_HOURS="48", CITY_SINK_FLUSH_S="0.1")
-    flow = subprocess.Popen(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow"],
-        env=env,
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    flow = start_flow(env)
     counts: list[int] = []
     errors: list[str] = []
     try:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from dataflows import lake
-from tests.conftest import ROOT, city_env
+from tests.conftest import ROOT, city_env, run_json
 
 SKAB = ROOT.parent / "shared" / "data" / "skab"
 
@@ -34,17 +31,7 @@ def write_recordings(folder: Path) -> None:
 
 
 def replay(env: dict[str, str], *args: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "dataflows.replay", *args, "--json"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "[replay]" in result.stderr  # the progress bar
-    return json.loads(result.stdout)
+    return run_json("dataflows.replay", env, *args)
 
 
 def test_csv_and_parquet_are_replayed_with_labels_kept_from_the_models(tmp_path):
