@@ -94,6 +94,6 @@ produce *args: _venv
 replay *args: _venv
     {{python}} -m dataflows.replay "$@"
 
-# score the detectors: just evaluate skab [PATH] [--json] | just evaluate simulator [--json]
+# score the models: just evaluate skab|cmapss [PATH] [--json] | just evaluate simulator [--json]
 evaluate *args: _venv
     {{python}} -m dataflows.evaluate "$@"
