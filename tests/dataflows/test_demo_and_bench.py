@@ -75,4 +75,10 @@ def test_bench_prints_its_figures_as_one_json_object():
         < 0.01
     )
     assert figures["peak_rss_mb"] > 0
+    costs = figures["detector_cost_us"]
+    assert {"default (rhythmic)", "DeviceDistance (per device reading)", "ChangePoint"} <= set(
+        costs
+    )
+    assert "RemainingLife (per asset reading)" in costs
+    assert all(cost > 0 for cost in costs.values())
     assert "[bench]" in result.stderr  # progress is shown
