@@ -43,10 +43,9 @@ def read_engines(path: Path) -> Engines:
     table = np.loadtxt(path, ndmin=2)
     if table.shape[1] != 26:
         raise ValueError(f"{path}: expected 26 columns (C-MAPSS layout), got {table.shape[1]}")
-    return {
-        int(unit): table[table[:, 0] == unit][np.argsort(table[table[:, 0] == unit][:, 1])]
-        for unit in np.unique(table[:, 0])
-    }
+    table = table[np.lexsort((table[:, 1], table[:, 0]))]  # by unit, then cycle
+    units, starts = np.unique(table[:, 0], return_index=True)
+    return {int(u): rows for u, rows in zip(units, np.split(table, starts[1:]), strict=True)}
 
 
 def default_model() -> RemainingLife:

@@ -13,6 +13,8 @@ import random
 import time
 from collections.abc import Callable, Sequence
 
+from river import base
+
 from online_models.anomaly import (
     AdaptiveThreshold,
     ChangePoint,
@@ -27,8 +29,8 @@ from online_models.maintenance import RemainingLife
 Reading = tuple[str, str, int, dict[str, float]]
 
 
-def _per_metric(readings: Sequence[Reading], make: Callable[[], object]) -> float:
-    models: dict[tuple[str, str], object] = {}
+def _per_metric(readings: Sequence[Reading], make: Callable[[], base.AnomalyDetector]) -> float:
+    models: dict[tuple[str, str], base.AnomalyDetector] = {}
     count = 0
     started = time.perf_counter()
     for sensor_id, _, ts_ms, values in readings:
@@ -38,8 +40,8 @@ def _per_metric(readings: Sequence[Reading], make: Callable[[], object]) -> floa
             if model is None:
                 model = models[(sensor_id, metric)] = make()
             x = {"value": value, "t": t}
-            model.score_one(x)  # type: ignore[attr-defined]
-            model.learn_one(x)  # type: ignore[attr-defined]
+            model.score_one(x)
+            model.learn_one(x)
             count += 1
     return 1e6 * (time.perf_counter() - started) / max(count, 1)
 

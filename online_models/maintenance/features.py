@@ -50,17 +50,8 @@ class RollingFeatures:
         names, history = self._history.setdefault(
             asset_id, (list(signals), deque(maxlen=self.trend_window))
         )
-        previous = history[-1] if history else None
-        history.append(
-            [
-                float(signals[name])
-                if name in signals
-                else previous[i]  # type: ignore[index]
-                if previous is not None
-                else math.nan
-                for i, name in enumerate(names)
-            ]
-        )
+        previous = history[-1] if history else [math.nan] * len(names)
+        history.append([float(signals.get(name, previous[i])) for i, name in enumerate(names)])
         series = np.asarray(history)
         level = series[-self.window :].mean(axis=0)
         trend = _slopes(series) * self.trend_window

@@ -53,7 +53,6 @@ class NeighbourRUL(base.Regressor):
         self._count = 0  # examples stored so far; slot of example i is i % window
         self._serial_next = 0
         self._cache: tuple | None = None
-        self._centre = np.empty(0)
         self._sum = np.empty(0)
         self._sum_sq = np.empty(0)
 
@@ -107,8 +106,8 @@ class NeighbourRUL(base.Regressor):
         n = self.n_stored
         if n == 0:
             return [0.0 if start == 0 else math.nan for start in since]
-        scaled, squared_norms, scale = self._scaled()
-        query = (self._vector(x) - self._centre) * scale
+        scaled, squared_norms, centre, scale = self._scaled()
+        query = (self._vector(x) - centre) * scale
         distance = squared_norms - 2.0 * (scaled @ query) + query @ query
         targets = self._y[:n]
         predictions = []
@@ -122,8 +121,11 @@ class NeighbourRUL(base.Regressor):
             predictions.append(float(targets[nearest].mean()))
         return predictions
 
-    def _scaled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Stored examples standardised (cached until the next change), norms, scales."""
+    def _scaled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Stored examples standardised, their squared norms, the centre and the scales.
+
+        Cached until the next example is learnt or forgotten.
+        """
         if self._cache is None or self._cache[0] != self._serial_next:
             n = self.n_stored
             mean = self._sum / n
@@ -133,10 +135,8 @@ class NeighbourRUL(base.Regressor):
             )
             # Centre before scaling so that large readings do not cost precision.
             scaled = (self._x[:n] - mean) * scale
-            self._cache = (self._serial_next, scaled, (scaled * scaled).sum(axis=1), scale, mean)
-        _, scaled, norms, scale, mean = self._cache
-        self._centre = mean
-        return scaled, norms, scale
+            self._cache = (self._serial_next, scaled, (scaled * scaled).sum(axis=1), mean, scale)
+        return self._cache[1:]
 
     def count_since(self, start: int) -> int:
         """Number of stored examples learnt at or after serial number `start`."""

@@ -150,7 +150,7 @@ class RemainingLife:
         if self.regressor.n_stored:
             since = [0] if self._challenger is None else [0, self._challenger]
             ruls = self.regressor.predict_many_since(x, since)
-            prediction = self._band(max(ruls[0], 0.0))
+            prediction = self._prediction(max(ruls[0], 0.0))
             if len(ruls) == 2 and not math.isnan(ruls[1]):
                 challenger = (since[1], max(ruls[1], 0.0))
         pending = self._pending.setdefault(asset_id, deque())
@@ -182,7 +182,7 @@ class RemainingLife:
             "brier": m.brier_sum / m.count,
         }
 
-    def _band(self, rul: float) -> Prediction:
+    def _prediction(self, rul: float) -> Prediction:
         if not self.band.ready:
             return Prediction(rul, rul, rul, float(rul <= self.horizon))
         low, high = self.band.interval(rul)
@@ -195,14 +195,14 @@ class RemainingLife:
             self.censored += len(waiting)
             return []
         events = []
-        # Learn a revealed life in random order, so that the drift detector sees a life's
-        # errors mixed rather than sorted from new to worn out.
+        # A random order: the band's sample is a random part of the life, and a challenger's
+        # trial sees the life's errors mixed rather than sorted from new to worn out.
         self._rng.shuffle(waiting)
-        targets = [self._target(rul_at_t + (t - item.t)) for item in waiting]
+        true_ruls = [rul_at_t + (t - item.t) for item in waiting]
+        targets = [min(r, self.cap) if self.cap is not None else r for r in true_ruls]
         self._calibrate(waiting[: self.errors_per_life], targets)
         life_errors = []
-        for item, target in zip(waiting, targets, strict=True):
-            true_rul = rul_at_t + (t - item.t)
+        for item, target, true_rul in zip(waiting, targets, true_ruls, strict=True):
             if item.reported:
                 assert item.prediction is not None
                 self._score(item.prediction, target, true_rul)
@@ -212,9 +212,6 @@ class RemainingLife:
         if life_errors:
             events += self._watch(sum(life_errors) / len(life_errors), t)
         return events
-
-    def _target(self, true_rul: float) -> float:
-        return min(true_rul, self.cap) if self.cap is not None else true_rul
 
     def _calibrate(self, sample: list[_Pending], targets: list[float]) -> None:
         """Errors of the current model on a life it has not learnt: the band's evidence."""
