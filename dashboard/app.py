@@ -20,6 +20,7 @@ pages = [
     st.Page(VIEWS / "overview.py", title="City overview", icon=":material/map:", default=True),
     st.Page(VIEWS / "alerts.py", title="Alerts", icon=":material/notifications_active:"),
     st.Page(VIEWS / "sensor.py", title="Sensor drill-down", icon=":material/monitoring:"),
+    st.Page(VIEWS / "maintenance.py", title="Maintenance", icon=":material/build:"),
     st.Page(VIEWS / "quality.py", title="Data quality", icon=":material/rule:"),
 ]
 st.navigation(pages).run()

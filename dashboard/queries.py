@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
+from dataflows import maintenance_scoring
 from dataflows.schema import SENSOR_TYPES
 
 RECENT = timedelta(minutes=5)
@@ -234,4 +235,94 @@ def recent_dead_letters(
         "WHERE ? IS NULL OR split_part(reason, ':', 1) = ? "
         "ORDER BY received_at DESC LIMIT ?",
         [reason, reason, int(limit)],
+    ).df()
+
+
+def asset_risk(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every asset with its latest prediction, highest failure probability first.
+
+    The true RUL is shown where the lake knows it (the simulator's `asset_truth`).
+    """
+    return con.execute(
+        """
+        WITH latest AS (
+            SELECT asset_id, max_by(COLUMNS(* EXCLUDE (asset_id)), ts) FROM (
+                SELECT asset_id, ts, rul, rul_low, rul_high, failure_prob
+                FROM maintenance_predictions
+            ) GROUP BY asset_id
+        ), truth AS (
+            SELECT l.asset_id, epoch(t.failure_ts - l.ts) / 3600 AS true_rul
+            FROM latest l ASOF JOIN asset_truth t ON l.asset_id = t.asset_id AND l.ts >= t.from_ts
+        ), warnings AS (
+            SELECT DISTINCT sensor_id AS asset_id FROM alerts
+            WHERE kind = 'maintenance' AND closed_at IS NULL
+        )
+        SELECT s.sensor_id AS asset_id, s.type, s.district, l.failure_prob, l.rul, l.rul_low,
+               l.rul_high, truth.true_rul, w.asset_id IS NOT NULL AS warning, l.ts AS predicted_at
+        FROM sensors s
+        JOIN latest l ON l.asset_id = s.sensor_id
+        LEFT JOIN truth USING (asset_id)
+        LEFT JOIN warnings w ON w.asset_id = s.sensor_id
+        ORDER BY l.failure_prob DESC, l.rul
+        """
+    ).df()
+
+
+def asset_history(con: duckdb.DuckDBPyConnection, asset_id: str, days: float) -> pd.DataFrame:
+    """One asset's predictions over its last `days` of data, with the true RUL if known."""
+    return con.execute(
+        """
+        SELECT p.ts, p.rul, p.rul_low, p.rul_high, p.failure_prob,
+               epoch(t.failure_ts - p.ts) / 3600 AS true_rul
+        FROM maintenance_predictions p
+        ASOF LEFT JOIN (SELECT * FROM asset_truth WHERE asset_id = ?) t
+          ON p.asset_id = t.asset_id AND p.ts >= t.from_ts
+        WHERE p.asset_id = ?
+          AND p.ts > (SELECT max(ts) FROM maintenance_predictions WHERE asset_id = ?)
+                     - to_seconds(?)
+        ORDER BY p.ts
+        """,
+        [asset_id, asset_id, asset_id, float(days) * 86_400],
+    ).df()
+
+
+def asset_signals(con: duckdb.DuckDBPyConnection, asset_id: str, days: float) -> pd.DataFrame:
+    """One asset's condition readings over its last `days` of data (long format)."""
+    return con.execute(
+        """
+        SELECT ts, metric, value FROM readings
+        WHERE sensor_id = ? AND metric <> 'run_hours'
+          AND ts > (SELECT max(ts) FROM readings WHERE sensor_id = ?) - to_seconds(?)
+        ORDER BY ts
+        """,
+        [asset_id, asset_id, float(days) * 86_400],
+    ).df()
+
+
+def asset_events(con: duckdb.DuckDBPyConnection, asset_id: str) -> pd.DataFrame:
+    """Failures, repairs and maintenance visits of one asset."""
+    return con.execute(
+        "SELECT ts, kind, detail FROM maintenance_events WHERE asset_id = ? ORDER BY ts",
+        [asset_id],
+    ).df()
+
+
+def failure_outcomes(con: duckdb.DuckDBPyConnection, ahead_h: float = 24.0) -> pd.DataFrame:
+    """Every failure: was it warned at least `ahead_h` hours ahead, and how early."""
+    return con.execute(maintenance_scoring.FAILURES_SQL, {"ahead": float(ahead_h)}).df()
+
+
+def model_health(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Latest prequential figures of each maintenance model, with its drift events."""
+    return con.execute(
+        """
+        SELECT m.model, m.asset_type, m.ts AS updated_at, m.labelled, m.mae, m.rmse,
+               m.coverage, m.brier, m.censored,
+               (SELECT count(*) FROM maintenance_events e
+                WHERE e.asset_id IS NULL AND e.asset_type = m.asset_type
+                  AND e.kind = 'drift') AS drift_events
+        FROM (SELECT * FROM model_metrics QUALIFY row_number() OVER
+              (PARTITION BY model ORDER BY ts DESC, labelled DESC) = 1) m
+        ORDER BY m.asset_type
+        """
     ).df()

@@ -141,5 +141,25 @@ class AlertEpisodes:
             return closed
         return None
 
+    def close(self, ts_ms: int) -> tuple | None:
+        """Close the open alert at `ts_ms` whatever the scores: its cause went away.
+
+        For example, the asset was repaired. A candidate is dropped. Returns the change, as
+        `observe` does.
+
+        >>> episodes = AlertEpisodes(AlertPolicy(min_duration_ms=0))
+        >>> episodes.observe("pump-1", 0, {"failure_prob": 0.7}, 0.7)[0]
+        'open'
+        >>> episodes.close(3_600_000)
+        ('close', 'pump-1@0', 3600000, 0.7, 'failure_prob', 1)
+        """
+        closed = None
+        if self._id is not None:
+            closed = ("close", self._id, ts_ms, self._peak, self._joined(), self._count)
+            self._closed_ms = ts_ms
+        self._id = None
+        self._start_ms = None
+        return closed
+
     def _joined(self) -> str:
         return ",".join(sorted(self._metrics))

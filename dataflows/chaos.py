@@ -3,8 +3,9 @@
 With a real broker (a temporary one, or `--bootstrap HOST:PORT`), a known stream is
 produced, then the Kafka flow runs with recovery (`dataflows.run`) and is killed with
 SIGKILL at random moments `--restarts` times, restarted each time, and finally run to the
-end. The lake is then compared with what was produced: readings lost, readings duplicated,
-and whether every one-minute aggregate equals a recomputation from the raw readings. The
+end. The lake is then compared with what was produced: readings (of sensors and assets)
+lost, readings duplicated, rows of the maintenance tables written twice (by their natural
+keys), and whether every one-minute aggregate equals a recomputation from the raw readings. The
 last line reads `restarts=N lost=N duplicated=N aggregates_ok=true|false`; the exit code is
 non-zero unless nothing was lost or duplicated and the aggregates are right.
 """
@@ -25,19 +26,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dataflows import kafka_broker, lake
+from dataflows.asset_simulation import whole_fleet
 from dataflows.produce import produce
-from dataflows.schema import Label, validate
+from dataflows.schema import ASSET_TYPES, AssetTruth, Label, validate
 from dataflows.settings import PROJECT_ROOT, Settings
 from dataflows.simulation import whole_stream
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
-AGGREGATE_MISMATCHES = """
+AGGREGATE_MISMATCHES = f"""
 WITH recomputed AS (
     SELECT sensor_id, metric, time_bucket(INTERVAL 1 MINUTE, ts) AS minute, count(*) AS n,
            sum(value) AS total, min(value) AS low, max(value) AS high,
            count(*) FILTER (WHERE is_anomaly) AS anomalies
-    FROM readings GROUP BY ALL
+    FROM readings
+    WHERE sensor_id NOT IN (  -- assets' condition readings have no one-minute aggregates
+        SELECT sensor_id FROM sensors WHERE list_contains({sorted(ASSET_TYPES)}, type)
+    )
+    GROUP BY ALL
 )
 SELECT count(*) FROM recomputed r FULL JOIN readings_1m a USING (sensor_id, metric, minute)
 WHERE a.n IS DISTINCT FROM r.n OR abs(a.mean * a.n - r.total) > 1e-6
@@ -62,9 +68,12 @@ def expected_readings(settings: Settings) -> set[tuple[str, int, str]]:
         end,
         settings.sim_fault_rate,
     )
+    stream += whole_fleet(
+        settings.sim_seed, settings.sim_assets, start, end, settings.sim_fault_rate
+    )
     keys = set()
     for item in stream:
-        if isinstance(item, Label):
+        if isinstance(item, Label | AssetTruth) or "event" in item:
             continue
         reading, _ = validate(item, "chaos")
         if reading is not None:
@@ -80,19 +89,32 @@ def compare(lake_path: Path, expected: set[tuple[str, int, str]]) -> dict[str, i
             "SELECT sensor_id, epoch_ms(ts), metric, count(*) FROM readings GROUP BY ALL"
         ).fetchall()
         mismatches = con.sql(AGGREGATE_MISMATCHES).fetchone()[0]
+        repeated = sum(
+            con.sql(
+                f"SELECT count(*) - count(DISTINCT ({', '.join(keys)})) FROM {table}"
+            ).fetchone()[0]
+            for table, (keys, _) in lake.NATURAL_KEYS.items()
+            if table.startswith("maintenance_") or table in ("model_metrics", "asset_truth")
+        )
     finally:
         con.close()
     stored = {(s, t, m) for s, t, m, _ in rows}
     return {
         "lost": len(expected - stored),
-        "duplicated": sum(n - 1 for *_, n in rows),
+        "duplicated": sum(n - 1 for *_, n in rows) + repeated,
         "unexpected": len(stored - expected),
         "aggregates_ok": mismatches == 0,
     }
 
 
 def chaos(
-    restarts: int, sensors: int, hours: float, seed: int, bootstrap: str | None, folder: Path
+    restarts: int,
+    sensors: int,
+    hours: float,
+    seed: int,
+    bootstrap: str | None,
+    folder: Path,
+    assets: int = 10,
 ) -> dict[str, int | bool]:
     """Run the experiment in `folder`; the figures of the last line."""
     rng = random.Random(seed)
@@ -115,6 +137,7 @@ def chaos(
             CITY_KAFKA_ALERTS_TOPIC=f"{topic}.alerts",
             CITY_KAFKA_STOP_AT_END="true",
             CITY_SIM_SENSORS=str(sensors),
+            CITY_SIM_ASSETS=str(assets),
             CITY_SIM_HOURS=f"{hours:g}",
             CITY_SIM_START=START.isoformat(),
             CITY_SIM_SEED=str(seed),
@@ -168,13 +191,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--restarts", type=int, default=10)
     parser.add_argument("--sensors", type=int, default=100)
+    parser.add_argument("--assets", type=int, default=10)
     parser.add_argument("--hours", type=float, default=48.0, help="simulated hours")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 10_000)
     parser.add_argument("--bootstrap", help="use this broker instead of a temporary one")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="city-chaos-") as folder:
         result = chaos(
-            args.restarts, args.sensors, args.hours, args.seed, args.bootstrap, Path(folder)
+            args.restarts,
+            args.sensors,
+            args.hours,
+            args.seed,
+            args.bootstrap,
+            Path(folder),
+            args.assets,
         )
     if result["unexpected"]:
         _say(f"{result['unexpected']} readings in the lake were never produced")

@@ -21,8 +21,18 @@ from bytewax.dataflow import Dataflow
 
 from dataflows import kafka_io
 from dataflows.kafka_io import KafkaRecord
+from dataflows.maintenance_logic import MaintenanceLogic
 from dataflows.rows import Rows
-from dataflows.schema import DeadLetter, Label, SourceRecord, now_ms, payload_text, validate
+from dataflows.schema import (
+    ASSET_TYPES,
+    AssetTruth,
+    DeadLetter,
+    Label,
+    SourceRecord,
+    now_ms,
+    payload_text,
+    validate,
+)
 from dataflows.sensor_logic import SensorLogic
 from dataflows.settings import Settings
 from dataflows.sinks.kafka_alerts import KafkaAlertSink, alert_events
@@ -33,7 +43,12 @@ from dataflows.sources.simulator import SimulatorSource
 
 
 def _split(batch: list, check: Callable[[Any], tuple]) -> list[tuple | Rows]:
-    """Valid readings as `(sensor_id, Reading)`; labels and dead letters as one `Rows`."""
+    """Route a batch: readings and maintenance messages keyed, the rest as one `Rows`.
+
+    Sensor readings become `(sensor_id, Reading)`, asset readings and maintenance messages
+    `(asset_type, Reading | AssetEvent)`; labels, simulator truths and dead letters go into
+    one `Rows`.
+    """
     out: list[tuple | Rows] = []
     side = Rows()
     for record in batch:
@@ -42,13 +57,18 @@ def _split(batch: list, check: Callable[[Any], tuple]) -> list[tuple | Rows]:
             side.labels.append(payload)
             side.note((record.source_partition, record.offset))
             continue
+        if isinstance(payload, AssetTruth):
+            side.asset_truth.append(payload)
+            side.note((record.source_partition, record.offset))
+            continue
         reading, rejected = check(record)
         if reading is not None:
-            out.append((reading.sensor_id, reading))
+            kind = reading.type
+            out.append((kind if kind in ASSET_TYPES else reading.sensor_id, reading))
         if rejected:
             side.dead_letters.extend(rejected)
             side.note((record.source_partition, record.offset))
-    if side.labels or side.dead_letters:
+    if side.labels or side.dead_letters or side.asset_truth:
         out.append(side)
     return out
 
@@ -118,16 +138,29 @@ def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = Non
         raw = op.input("simulator", flow, SimulatorSource(settings))
         checked = op.flat_map_batch("validate", raw, validate_batch)
     split = op.branch("split", checked, lambda item: isinstance(item, tuple))
+    assets = op.branch("assets", split.trues, lambda item: item[1].type in ASSET_TYPES)
     per_sensor = op.stateful_batch(
         "sensors",
-        split.trues,  # type: ignore[arg-type]
+        assets.falses,  # type: ignore[arg-type]
         lambda resume: SensorLogic(lateness_ms, policy, resume),
     )
+    maintenance_policy = settings.maintenance_alert_policy()
+    per_asset_type = op.stateful_batch(
+        "maintenance",
+        assets.trues,  # type: ignore[arg-type]
+        lambda resume: MaintenanceLogic(
+            settings.maintenance_horizon_h,
+            settings.maintenance_alert_prob,
+            maintenance_policy,
+            resume,
+        ),
+    )
     side = op.key_on("side_rows", split.falses, _side_key)
-    everything = op.merge("all_rows", per_sensor, side)
+    everything = op.merge("all_rows", per_sensor, per_asset_type, side)
     op.output("lake", everything, LakeSink(settings))
     if settings.source == "kafka" and replay is None:
-        events = op.flat_map("alert_events", per_sensor, lambda key_rows: alert_events(key_rows[1]))
+        alerting = op.merge("alert_rows", per_sensor, per_asset_type)
+        events = op.flat_map("alert_events", alerting, lambda key_rows: alert_events(key_rows[1]))
         op.output("alerts_topic", events, KafkaAlertSink(settings))
     return flow
 

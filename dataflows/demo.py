@@ -1,7 +1,8 @@
 """`just demo`: the city flow on the simulator and the live dashboard, until Ctrl-C.
 
 Unless told otherwise, the demo backfills the last 24 simulated hours at full speed (so the
-dashboard has a day of history at once) and then runs in real time. Both processes stop on
+dashboard has a day of history at once), and 60 days of the assets' lives (so the
+maintenance models have learnt from failures), and then runs in real time. Both processes stop on
 Ctrl-C; if the flow ends by itself (`CITY_SIM_HOURS`), the dashboard stays up.
 """
 
@@ -17,7 +18,11 @@ import urllib.request
 import dashboard.__main__ as dashboard_main
 from dataflows.settings import Settings
 
-DEMO_DEFAULTS = {"CITY_SIM_BACKFILL_HOURS": "24", "CITY_SIM_SPEEDUP": "1"}
+DEMO_DEFAULTS = {
+    "CITY_SIM_BACKFILL_HOURS": "24",
+    "CITY_SIM_ASSET_HISTORY_DAYS": "60",
+    "CITY_SIM_SPEEDUP": "1",
+}
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float = 60.0) -> bool:

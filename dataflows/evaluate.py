@@ -1,8 +1,9 @@
-"""`just evaluate skab|simulator|cmapss`: how well the models do on labelled streams.
+"""`just evaluate skab|simulator|cmapss|assets`: how well the models do on labelled streams.
 
     just evaluate skab [PATH] [--json]
     just evaluate simulator [--sensors 200] [--hours 168] [--seed 42] [--json]
     just evaluate cmapss [PATH] [--start-every N] [--json]
+    just evaluate assets [--assets 100] [--days 180] [--seed 42] [--alert-prob P] [--json]
 
 Each evaluation runs the city flow into a temporary lake, prints its figures (or one JSON
 object with `--json`), writes an HTML report with a table and Plotly charts (`--report`,
@@ -34,6 +35,13 @@ C-MAPSS
 -------
 Remaining useful life of turbofan engines learnt online from delayed labels
 (`dataflows.cmapss`; default `../shared/data/cmapss`).
+
+Assets
+------
+The simulated fleet (pumps, lifts, escalators, fans, streetlights) through the city flow's
+maintenance step, scored against the simulator's true RUL: failures warned at least 24 h
+ahead, lead times, false warnings, RUL error and interval coverage
+(`dataflows.maintenance_scoring`).
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ import duckdb
 import plotly.graph_objects as go
 from bytewax.testing import run_main
 
-from dataflows import cmapss, lake, simulator_scoring
+from dataflows import asset_evaluation, cmapss, lake, simulator_scoring
 from dataflows.city import build_flow
 from dataflows.evaluation_report import store_summary, write_report
 from dataflows.settings import PROJECT_ROOT, Settings
@@ -240,7 +248,7 @@ def simulator_report(figures: dict, folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "dataset", nargs="?", default="skab", choices=["skab", "simulator", "cmapss"]
+        "dataset", nargs="?", default="skab", choices=["skab", "simulator", "cmapss", "assets"]
     )
     parser.add_argument("path", nargs="?", type=Path, help="data folder (skab, cmapss)")
     parser.add_argument(
@@ -251,7 +259,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sensors", type=int, default=200, help="simulator only")
     parser.add_argument("--hours", type=float, default=168.0, help="simulator only")
-    parser.add_argument("--seed", type=int, default=42, help="simulator only")
+    parser.add_argument("--seed", type=int, default=42, help="simulator, assets")
+    parser.add_argument("--assets", type=int, default=100, help="assets only")
+    parser.add_argument("--days", type=float, default=180.0, help="assets only")
+    parser.add_argument(
+        "--alert-prob",
+        type=float,
+        default=None,
+        help="assets only: failure probability that opens a warning (CITY_MAINTENANCE_ALERT_PROB)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--report", type=Path, default=PROJECT_ROOT / "data" / "reports")
     parser.add_argument("--no-store", action="store_true", help="do not write to the lake")
@@ -266,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[evaluate] C-MAPSS FD001 under {root}", file=sys.stderr)
         figures = cmapss.evaluate_cmapss(root, start_every=args.start_every)
         report = cmapss.cmapss_report(figures, args.report)
+    elif args.dataset == "assets":
+        figures = asset_evaluation.evaluate_assets(
+            args.assets, args.days, args.seed, args.alert_prob
+        )
+        report = asset_evaluation.assets_report(figures, args.report)
     else:
         figures = evaluate_simulator(args.sensors, args.hours, args.seed)
         report = simulator_report(figures, args.report)
@@ -275,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         store_summary(lake_path, args.dataset, figures)
         print(f"[evaluate] figures appended to `evaluations` in {lake_path}", file=sys.stderr)
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps({k: v for k, v in figures.items() if k != "curve"}))
     elif args.dataset == "skab":
         print(f"{'SKAB (test parts, online)':34}{'ours':>10}   published (offline)")
         best_f1 = ", ".join(f"{k} {v}" for k, v in LEADERBOARD_F1.items())
@@ -294,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'drift events':34}{figures['drift_events']:>10}")
         print(f"{'training, prequential':34}{figures['training_prequential']}")
         print(f"{'time':34}{figures['seconds']:>9}s   {figures['ms_per_reading']} ms/reading")
+    elif args.dataset == "assets":
+        names = ("failures_scored", "warned_ahead_share", "median_lead_h", "warnings")
+        names += ("false_warning_share", "rul_mae_h", "interval_coverage", "brier")
+        print(f"{'asset type':14}" + "".join(f"{n[:18]:>20}" for n in names))
+        for asset_type, f in {**figures["types"], "all": figures}.items():
+            print(f"{asset_type:14}" + "".join(f"{f.get(n)!s:>20}" for n in names))
+        print(f"time {figures['seconds']} s")
     else:
         overall = {k: v for k, v in figures.items() if k != "kinds"}
         print("  ".join(f"{k}={v}" for k, v in overall.items()))

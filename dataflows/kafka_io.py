@@ -98,9 +98,12 @@ def ensure_topic(settings: Settings, topic: str, partitions: int) -> int:
 
 
 def encode(message: Any) -> tuple[bytes | None, bytes]:
-    """Key and value of a reading message; a non-object (a broken gateway) is sent as text."""
+    """Key and value of a message; a non-object (a broken gateway) is sent as text.
+
+    The key is the sensor's or the asset's id, so one device's messages stay in order.
+    """
     if isinstance(message, dict):
-        sensor_id = message.get("sensor_id")
+        sensor_id = message.get("sensor_id", message.get("asset_id"))
         key = sensor_id.encode() if isinstance(sensor_id, str) else None
         return key, json.dumps(message, separators=(",", ":"), allow_nan=True).encode()
     return None, str(message).encode()

@@ -121,6 +121,39 @@ TABLES: dict[str, list[tuple[str, str, pa.DataType]]] = {
         ("detector", "VARCHAR", pa.string()),
         ("statistic", "DOUBLE", pa.float64()),
     ],
+    "maintenance_predictions": [
+        ("asset_id", "VARCHAR", pa.string()),
+        ("ts", "TIMESTAMPTZ", TS),
+        ("rul", "DOUBLE", pa.float64()),
+        ("rul_low", "DOUBLE", pa.float64()),
+        ("rul_high", "DOUBLE", pa.float64()),
+        ("failure_prob", "DOUBLE", pa.float64()),
+        ("model", "VARCHAR", pa.string()),
+    ],
+    "maintenance_events": [
+        ("ts", "TIMESTAMPTZ", TS),
+        ("asset_type", "VARCHAR", pa.string()),
+        ("asset_id", "VARCHAR", pa.string()),
+        ("kind", "VARCHAR", pa.string()),
+        ("detail", "VARCHAR", pa.string()),
+    ],
+    "model_metrics": [
+        ("model", "VARCHAR", pa.string()),
+        ("asset_type", "VARCHAR", pa.string()),
+        ("ts", "TIMESTAMPTZ", TS),
+        ("labelled", "BIGINT", pa.int64()),
+        ("mae", "DOUBLE", pa.float64()),
+        ("rmse", "DOUBLE", pa.float64()),
+        ("coverage", "DOUBLE", pa.float64()),
+        ("brier", "DOUBLE", pa.float64()),
+        ("censored", "BIGINT", pa.int64()),
+    ],
+    "asset_truth": [
+        ("asset_id", "VARCHAR", pa.string()),
+        ("asset_type", "VARCHAR", pa.string()),
+        ("from_ts", "TIMESTAMPTZ", TS),
+        ("failure_ts", "TIMESTAMPTZ", TS),
+    ],
     "sink_progress": [
         ("source_partition", "VARCHAR", pa.string()),
         ("max_offset", "BIGINT", pa.int64()),
@@ -291,12 +324,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         except duckdb.TransactionException:
             con.execute("ROLLBACK")
             time.sleep(0.05 * (attempt + 1))
-    if con.execute("SELECT count(*) FROM metrics").fetchone()[0] == 0:
-        rows = [
-            (sensor_type, m.name, m.unit, m.low, m.high, m.description)
-            for sensor_type, metrics in SENSOR_TYPES.items()
-            for m in metrics
-        ]
+    present = set(con.execute("SELECT sensor_type, metric FROM metrics").fetchall())
+    rows = [
+        (sensor_type, m.name, m.unit, m.low, m.high, m.description)
+        for sensor_type, metrics in SENSOR_TYPES.items()
+        for m in metrics
+        if (sensor_type, m.name) not in present  # a lake made before the type existed
+    ]
+    if rows:
         with transaction(con):
             _insert(con, "metrics", TABLES["metrics"], rows)
 
@@ -329,6 +364,10 @@ NATURAL_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "labels": (("sensor_id", "kind", "start_ts"), "start_ts"),
     "dead_letters": (("source", "position", "reason"), None),
     "change_points": (("sensor_id", "ts", "detector"), "ts"),
+    "maintenance_predictions": (("asset_id", "ts", "model"), "ts"),
+    "maintenance_events": (("asset_type", "asset_id", "ts", "kind"), "ts"),
+    "model_metrics": (("model", "ts"), "ts"),
+    "asset_truth": (("asset_id", "from_ts"), "from_ts"),
 }
 """Columns that identify a row of each table, and the time column that bounds the search."""
 
@@ -356,9 +395,9 @@ def _insert(
                     f" WHERE {bound} BETWEEN (SELECT min({bound}) FROM _batch)"
                     f" AND (SELECT max({bound}) FROM _batch)"
                 )
+            same = " AND ".join(f"b.{key} IS NOT DISTINCT FROM e.{key}" for key in keys)
             con.execute(
-                f"INSERT INTO {table} SELECT b.* FROM _batch b "
-                f"ANTI JOIN ({existing}) e USING ({', '.join(keys)})"
+                f"INSERT INTO {table} SELECT b.* FROM _batch b ANTI JOIN ({existing}) e ON {same}"
             )
         else:
             con.execute(f"INSERT INTO {table} SELECT * FROM _batch")
@@ -419,6 +458,10 @@ def _write_tables(con: duckdb.DuckDBPyConnection, rows: Rows, dedup: bool) -> No
         "labels",
         "dead_letters",
         "change_points",
+        "maintenance_predictions",
+        "maintenance_events",
+        "model_metrics",
+        "asset_truth",
     ):
         batch = getattr(rows, table)
         if batch:

@@ -20,7 +20,7 @@ from kafka import KafkaProducer
 
 from dataflows import kafka_io, lake
 from dataflows.rows import Rows
-from dataflows.schema import Label
+from dataflows.schema import AssetTruth, Label
 from dataflows.settings import Settings
 from dataflows.sources.simulator import SimulatorSource
 
@@ -83,6 +83,9 @@ def produce(settings: Settings, progress: bool = True) -> dict[str, int]:
             if isinstance(item, Label):
                 found.labels.append(item)
                 continue
+            if isinstance(item, AssetTruth):
+                found.asset_truth.append(item)
+                continue
             key, value = kafka_io.encode(item)
             producer.send(settings.kafka_readings_topic, key=key, value=value).add_errback(
                 failures.append
@@ -90,7 +93,7 @@ def produce(settings: Settings, progress: bool = True) -> dict[str, int]:
             messages += 1
             if isinstance(item, dict) and isinstance(item.get("values"), dict):
                 readings += len(item["values"])
-        if found.labels:
+        if found.labels or found.asset_truth:
             lake.write(con, found, settings.lake)
             labels += len(found.labels)
         if failures:

@@ -29,6 +29,10 @@ class Rows:
     labels: list[tuple] = field(default_factory=list)
     dead_letters: list[tuple] = field(default_factory=list)
     change_points: list[tuple] = field(default_factory=list)
+    maintenance_predictions: list[tuple] = field(default_factory=list)
+    maintenance_events: list[tuple] = field(default_factory=list)
+    model_metrics: list[tuple] = field(default_factory=list)
+    asset_truth: list[tuple] = field(default_factory=list)
     origins: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Source partition -> (lowest, highest) offset of the records these rows came from."""
 
@@ -69,4 +73,8 @@ TABLE_FIELDS = (
     "labels",
     "dead_letters",
     "change_points",
+    "maintenance_predictions",
+    "maintenance_events",
+    "model_metrics",
+    "asset_truth",
 )

@@ -40,6 +40,18 @@ class Metric(NamedTuple):
     signal: str = "rhythmic"  # kind of signal, picks the default detector
 
 
+_CONDITION = {
+    m.name: m
+    for m in (
+        Metric("vibration_rms", "mm/s", 0, 100, "vibration velocity, RMS", "condition"),
+        Metric("motor_current", "A", 0, 2_000, "motor current", "condition"),
+        Metric("driver_current", "A", 0, 50, "LED driver output current", "condition"),
+        Metric("temperature", "°C", -50, 250, "bearing or driver temperature", "condition"),
+        Metric("pressure", "bar", 0, 25, "discharge pressure", "condition"),
+        Metric("run_hours", "h", 0, 1_000_000, "operating hours counter", "condition"),
+    )
+}
+
 SENSOR_TYPES: dict[str, tuple[Metric, ...]] = {
     "traffic_loop": (
         Metric("flow", "veh/h", 0, 10_000, "vehicles per hour over the loop", "count"),
@@ -56,8 +68,29 @@ SENSOR_TYPES: dict[str, tuple[Metric, ...]] = {
         Metric("pressure", "bar", 0, 25, "network pressure", "steady"),
         Metric("flow", "m³/h", 0, 100_000, "network flow"),
     ),
+    **{
+        asset_type: tuple(_CONDITION[name] for name in signals)
+        for asset_type, signals in (
+            ("pump", ("vibration_rms", "motor_current", "temperature", "pressure", "run_hours")),
+            ("lift", ("vibration_rms", "motor_current", "temperature", "run_hours")),
+            ("escalator", ("vibration_rms", "motor_current", "temperature", "run_hours")),
+            ("fan", ("vibration_rms", "motor_current", "temperature", "run_hours")),
+            ("streetlight", ("driver_current", "temperature", "run_hours")),
+        )
+    },
 }
-"""Known sensor types and their metrics. A new sensor of a known type is accepted as is."""
+"""Known sensor types and their metrics. A new sensor of a known type is accepted as is.
+
+The last five are assets (`ASSET_TYPES`): their condition signals feed the maintenance
+models rather than the anomaly detectors.
+"""
+
+ASSET_TYPES = frozenset({"pump", "lift", "escalator", "fan", "streetlight"})
+"""Sensor types that are maintained assets (see `dataflows.maintenance_logic`)."""
+
+ASSET_EVENTS = ("failure", "repair", "maintenance")
+"""What a maintenance system reports of an asset: it failed, it is back in service after a
+failure, or a maintenance visit restored it (optionally with the inspected RUL in hours)."""
 
 RECORDED = "recorded"
 """The open sensor type of replayed recordings: any metric name, any finite value."""
@@ -122,6 +155,35 @@ class Label(NamedTuple):
     district: str
 
 
+class AssetEvent(NamedTuple):
+    """A validated maintenance message: `kind` (one of `ASSET_EVENTS`) of one asset."""
+
+    asset_id: str
+    type: str
+    ts_ms: int
+    kind: str
+    rul_h: float | None = None  # RUL inspected at a maintenance visit, if measured
+    origin: tuple[str, int] | None = None
+
+    @property
+    def sensor_id(self) -> str:
+        """The asset's id, which is its `sensor_id` in the lake."""
+        return self.asset_id
+
+
+class AssetTruth(NamedTuple):
+    """Ground truth of the simulator: when the asset will fail if nothing is done.
+
+    From `from_ms` on (until its next truth) the asset fails at `failure_ms` unless
+    maintained: its true RUL at t is `failure_ms - t`.
+    """
+
+    asset_id: str
+    type: str
+    from_ms: int
+    failure_ms: int
+
+
 def now_ms() -> int:
     """Wall-clock time in epoch milliseconds (UTC)."""
     return int(datetime.now(UTC).timestamp() * 1000)
@@ -176,13 +238,17 @@ def parse_ts_ms(value: Any) -> int:
 
 def validate(
     raw: Any, source: str, origin: tuple[str, int] | None = None
-) -> tuple[Reading | None, list[DeadLetter]]:
+) -> tuple[Reading | AssetEvent | None, list[DeadLetter]]:
     """Check a raw message against the schema; see the module docstring.
+
+    A message with an `event` field is a maintenance message (`validate_event`).
 
     `origin` identifies the record in its source (partition, offset); dead letters show it
     as their `position`, and the reading carries it for exactly-once writes.
     """
     position = None if origin is None else f"{origin[0]}/{origin[1]}"
+    if type(raw) is dict and "event" in raw:
+        return validate_event(raw, source, origin)
     try:
         return _validate(raw, source, position, origin)
     except _Rejected as rejected:
@@ -193,6 +259,53 @@ def validate(
             now_ms(), source, position, sensor_id, rejected.reason, payload_text(raw)
         )
         return None, [letter]
+
+
+def validate_event(
+    raw: dict, source: str, origin: tuple[str, int] | None = None
+) -> tuple[AssetEvent | None, list[DeadLetter]]:
+    """Check a maintenance message; it names its asset, type, time and `event`.
+
+    For example::
+
+        {"asset_id": "pump-0003", "type": "pump", "ts": 1767225600000, "event": "failure"}
+        {"asset_id": "lift-0001", "type": "lift", "ts": "2026-01-02T08:00:00Z",
+         "event": "maintenance", "rul_h": 400}        # rul_h: the RUL inspected, optional
+
+    >>> validate_event({"asset_id": "fan-1", "type": "fan", "ts": 1767225600000,
+    ...                 "event": "failure"}, "example")[0].kind
+    'failure'
+    >>> validate_event({"asset_id": "fan-1", "type": "noise", "ts": 1767225600000,
+    ...                 "event": "failure"}, "example")[1][0].reason
+    "unknown_type: 'noise' is not an asset type"
+    """
+    position = None if origin is None else f"{origin[0]}/{origin[1]}"
+
+    def reject(reason: str) -> tuple[None, list[DeadLetter]]:
+        asset_id = raw.get("asset_id")
+        asset_id = asset_id if isinstance(asset_id, str) else None
+        return None, [DeadLetter(now_ms(), source, position, asset_id, reason, payload_text(raw))]
+
+    asset_id, asset_type, kind = raw.get("asset_id"), raw.get("type"), raw.get("event")
+    if type(asset_id) is not str or not asset_id.strip() or len(asset_id) > _MAX_ID_LENGTH:
+        return reject("missing_field: asset_id must be a non-empty string")
+    if asset_type not in ASSET_TYPES:
+        return reject(f"unknown_type: {str(asset_type)[:64]!r} is not an asset type")
+    if kind not in ASSET_EVENTS:
+        return reject(f"unknown_event: {str(kind)[:64]!r} (expected one of {ASSET_EVENTS})")
+    if raw.get("ts") is None:
+        return reject("missing_field: ts")
+    try:
+        ts_ms = parse_ts_ms(raw["ts"])
+    except ValueError as error:
+        return reject(f"bad_timestamp: {error}")
+    rul = raw.get("rul_h")
+    if rul is not None and (
+        isinstance(rul, bool) or not isinstance(rul, int | float) or not 0 <= rul < math.inf
+    ):
+        return reject("bad_value: rul_h must be a non-negative number of hours")
+    rul_h = None if rul is None else float(rul)
+    return AssetEvent(asset_id, asset_type, ts_ms, kind, rul_h, origin), []
 
 
 class _Rejected(Exception):

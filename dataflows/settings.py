@@ -39,6 +39,10 @@ class Settings:
     sim_backfill_hours: float = 0.0
     sim_partitions: int = 4
     sim_fault_rate: float = 1.0
+    sim_assets: int = 40
+    sim_asset_history_days: float = 0.0
+    maintenance_horizon_h: float = 168.0
+    maintenance_alert_prob: float = 0.5
     allowed_lateness_s: float = 120.0
     alert_recovery_s: float = 300.0
     alert_min_duration_s: float = 60.0
@@ -85,6 +89,20 @@ class Settings:
             cooldown_ms=int(self.alert_cooldown_s * 1000),
         )
 
+    def maintenance_alert_policy(self) -> AlertPolicy:
+        """The lifecycle of maintenance alerts, on the failure probability.
+
+        They open after 3 h at or above `maintenance_alert_prob` (at once from 0.95), close
+        after 12 h below 0.6 of it, and open at most once a day per asset.
+        """
+        return AlertPolicy(
+            min_duration_ms=3 * 3_600_000,
+            recovery_ms=12 * 3_600_000,
+            clear_score=0.6 * self.maintenance_alert_prob,
+            cooldown_ms=24 * 3_600_000,
+            critical_score=max(0.95, self.maintenance_alert_prob),
+        )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: `os.environ`); unset keys keep their defaults."""
@@ -92,7 +110,7 @@ class Settings:
         reader = _Reader(env)
         return cls(
             lake=Path(reader.text("CITY_LAKE", str(DEFAULT_LAKE))).expanduser(),
-            sim_sensors=reader.integer("CITY_SIM_SENSORS", cls.sim_sensors, minimum=1),
+            sim_sensors=reader.integer("CITY_SIM_SENSORS", cls.sim_sensors, minimum=0),
             sim_hours=reader.optional_number("CITY_SIM_HOURS"),
             sim_speedup=reader.number("CITY_SIM_SPEEDUP", cls.sim_speedup, minimum=0.0),
             sim_seed=reader.integer("CITY_SIM_SEED", cls.sim_seed, minimum=0),
@@ -100,6 +118,16 @@ class Settings:
             sim_backfill_hours=reader.number("CITY_SIM_BACKFILL_HOURS", 0.0, minimum=0.0),
             sim_partitions=reader.integer("CITY_SIM_PARTITIONS", cls.sim_partitions, minimum=1),
             sim_fault_rate=reader.number("CITY_SIM_FAULT_RATE", cls.sim_fault_rate, minimum=0.0),
+            sim_assets=reader.integer("CITY_SIM_ASSETS", cls.sim_assets, minimum=0),
+            sim_asset_history_days=reader.number(
+                "CITY_SIM_ASSET_HISTORY_DAYS", cls.sim_asset_history_days, minimum=0.0
+            ),
+            maintenance_horizon_h=reader.number(
+                "CITY_MAINTENANCE_HORIZON_H", cls.maintenance_horizon_h, minimum=1.0
+            ),
+            maintenance_alert_prob=reader.number(
+                "CITY_MAINTENANCE_ALERT_PROB", cls.maintenance_alert_prob, minimum=0.0
+            ),
             allowed_lateness_s=reader.number(
                 "CITY_ALLOWED_LATENESS_S", cls.allowed_lateness_s, minimum=0.0
             ),

@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,6 +273,11 @@ class PartitionSimulator:
     def finished(self) -> bool:
         """Whether the simulated span has been fully produced."""
         return self.end_ms is not None and self.now_ms >= self.end_ms and not self._state.delayed
+
+    def span_ms(self, messages: int) -> int:
+        """Simulated time (whole ticks) that holds about `messages` messages."""
+        per_tick = max(1.0, len(self.sensors) * TICK_MS / INTERVAL_MS)
+        return max(1, math.ceil(messages / per_tick)) * TICK_MS
 
     def state(self) -> _State:
         """A picklable copy of the position, to resume with `PartitionSimulator(state=...)`."""

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SMALL_CITY = {
     "CITY_SIM_SENSORS": "60",
+    "CITY_SIM_ASSETS": "0",  # assets: FLEET and tests/dataflows/test_maintenance_flow.py
     "CITY_SIM_HOURS": "12",
     "CITY_SIM_SPEEDUP": "0",
     "CITY_SIM_SEED": "7",
@@ -89,6 +90,25 @@ def city_lake(tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
     """A lake filled by one real run of the city flow (60 sensors, 12 simulated hours)."""
     lake = tmp_path_factory.mktemp("city") / "lake"
     env = city_env(lake)
+    run_flow(env)
+    return FlowRun(lake, env)
+
+
+FLEET = {
+    "CITY_SIM_SENSORS": "12",
+    "CITY_SIM_ASSETS": "15",
+    "CITY_SIM_ASSET_HISTORY_DAYS": "45",
+    "CITY_SIM_HOURS": "24",
+    "CITY_RETENTION_READINGS_DAYS": "0",  # keep the 45 days of asset history
+}
+"""A small city whose assets have been running for 45 days when its sensors start."""
+
+
+@pytest.fixture(scope="session")
+def fleet_lake(tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
+    """A lake filled by one real run of the city flow with sensors and assets (`FLEET`)."""
+    lake = tmp_path_factory.mktemp("fleet") / "lake"
+    env = city_env(lake, **FLEET)
     run_flow(env)
     return FlowRun(lake, env)
 

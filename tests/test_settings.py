@@ -52,7 +52,12 @@ def test_documented_in_the_readme():
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("CITY_SIM_SENSORS", "0"), ("CITY_SIM_SPEEDUP", "-1"), ("CITY_SIM_START", "noon")],
+    [
+        ("CITY_SIM_SENSORS", "-1"),
+        ("CITY_SIM_ASSETS", "some"),
+        ("CITY_SIM_SPEEDUP", "-1"),
+        ("CITY_SIM_START", "noon"),
+    ],
 )
 def test_bad_values_are_clear_errors(key, value):
     with pytest.raises(ValueError, match=key):

@@ -17,15 +17,22 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from dataflows.asset_simulation import AssetSimulator, Fleet
 from dataflows.schema import SourceRecord, now_ms
 from dataflows.settings import Settings
-from dataflows.simulation import TICK_MS, City, PartitionSimulator
+from dataflows.simulation import DAY_MS, City, PartitionSimulator
 
 _MESSAGES_PER_BATCH = 4_000
 
 
 class SimulatorSource(FixedPartitionedSource[SourceRecord, tuple]):
-    """The city's raw sensor messages and ground-truth labels, as `SourceRecord`s."""
+    """The city's raw sensor messages and ground-truth labels, as `SourceRecord`s.
+
+    Partitions `sim-<p>` simulate the sensors, `asset-<type>` the assets of one type
+    (`CITY_SIM_ASSETS`),
+    whose simulation starts `CITY_SIM_ASSET_HISTORY_DAYS` before the sensors' so that the
+    maintenance models have seen failures by the time the city goes live.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -46,24 +53,36 @@ class SimulatorSource(FixedPartitionedSource[SourceRecord, tuple]):
         )
 
     def list_parts(self) -> list[str]:
-        return [f"sim-{p}" for p in range(self.settings.sim_partitions)]
+        s = self.settings
+        sensors = [f"sim-{p}" for p in range(min(s.sim_partitions, s.sim_sensors))]
+        return sensors + [f"asset-{t}" for t in Fleet(s.sim_seed, s.sim_assets).types]
 
     def build_part(
         self, step_id: str, for_part: str, resume_state: tuple | None
     ) -> _SimulatorPartition:
         s = self.settings
-        partition = int(for_part.removeprefix("sim-"))
-        city = City(s.sim_seed, s.sim_sensors)
         state, offset = resume_state if resume_state is not None else (None, 0)
-        simulator = PartitionSimulator(
-            city,
-            partition,
-            s.sim_partitions,
-            self.start_ms,
-            self.end_ms,
-            s.sim_fault_rate,
-            state=state,
-        )
+        simulator: PartitionSimulator | AssetSimulator
+        if for_part.startswith("asset-"):
+            history_ms = int(s.sim_asset_history_days * DAY_MS)
+            simulator = AssetSimulator(
+                Fleet(s.sim_seed, s.sim_assets),
+                for_part.removeprefix("asset-"),
+                self.start_ms - history_ms,
+                self.end_ms,
+                s.sim_fault_rate,
+                state=state,
+            )
+        else:
+            simulator = PartitionSimulator(
+                City(s.sim_seed, s.sim_sensors),
+                int(for_part.removeprefix("sim-")),
+                s.sim_partitions,
+                self.start_ms,
+                self.end_ms,
+                s.sim_fault_rate,
+                state=state,
+            )
         return _SimulatorPartition(for_part, simulator, offset, s.sim_speedup, self.live_from_ms)
 
 
@@ -71,7 +90,7 @@ class _SimulatorPartition(StatefulSourcePartition[SourceRecord, tuple]):
     def __init__(
         self,
         name: str,
-        simulator: PartitionSimulator,
+        simulator: PartitionSimulator | AssetSimulator,
         offset: int,
         speedup: float,
         live_from_ms: int,
@@ -82,8 +101,7 @@ class _SimulatorPartition(StatefulSourcePartition[SourceRecord, tuple]):
         self.speedup = speedup
         self.live_from_ms = max(live_from_ms, simulator.now_ms)
         self.wall_anchor = time.time()
-        per_tick = max(1.0, len(simulator.sensors) * TICK_MS / 60_000)
-        self.span_ms = max(1, math.ceil(_MESSAGES_PER_BATCH / per_tick)) * TICK_MS
+        self.span_ms = simulator.span_ms(_MESSAGES_PER_BATCH)
 
     def _allowed_ms(self) -> float:
         """Simulated time up to which messages may be produced now."""

@@ -36,8 +36,18 @@ def free_port() -> int:
 
 @pytest.fixture
 def served(city_lake: FlowRun, tmp_path: Path):
+    yield from serve(city_lake, tmp_path)
+
+
+@pytest.fixture
+def served_fleet(fleet_lake: FlowRun, tmp_path: Path):
+    yield from serve(fleet_lake, tmp_path)
+
+
+def serve(run: FlowRun, tmp_path: Path):
+    """Serve the dashboard on the lake of `run` until the test ends; yield its URL."""
     port = free_port()
-    env = {**city_lake.env, "CITY_DASHBOARD_PORT": str(port)}
+    env = {**run.env, "CITY_DASHBOARD_PORT": str(port)}
     log = tmp_path / "dashboard.log"
     with open(log, "w") as out:
         server = subprocess.Popen(
@@ -89,3 +99,26 @@ def test_overview_in_a_real_browser_shows_the_lakes_figures(served, city_lake, t
         page.screenshot(path=str(tmp_path / "alerts.png"), full_page=True)
         browser.close()
     print(f"screenshots in {tmp_path}")
+
+
+@pytest.mark.browser
+def test_maintenance_page_in_a_real_browser(served_fleet, fleet_lake, tmp_path):
+    con = lake.connect(fleet_lake.lake, read_only=True)
+    assets = con.sql("SELECT count(DISTINCT asset_id) FROM maintenance_predictions").fetchone()[0]
+    assert assets > 0
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{served_fleet}/maintenance", wait_until="domcontentloaded")
+        value = page.locator('[data-testid="stMetric"]', has_text="Assets with predictions")
+        value.locator('[data-testid="stMetricValue"]').wait_for(timeout=60_000)
+        assert value.locator('[data-testid="stMetricValue"]').inner_text().strip() == str(assets)
+        chart = page.locator(".js-plotly-plot").first
+        chart.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)  # let the charts draw
+        assert "predicted RUL" in chart.inner_text()
+        shot = tmp_path / "maintenance.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 20_000
+        browser.close()
+    print(f"screenshot in {tmp_path}")

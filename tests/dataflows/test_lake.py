@@ -6,6 +6,7 @@ import time
 
 from dataflows import lake
 from dataflows.rows import Rows
+from dataflows.schema import SENSOR_TYPES
 
 T0 = 1767600000000
 
@@ -14,8 +15,8 @@ def readings(n: int, start: int = 0) -> list[tuple]:
     return [("s1", T0 + 60_000 * (start + i), "laeq", 50.0 + i, 0.1, False) for i in range(n)]
 
 
-def files(folder) -> list:
-    return list((folder / "files").rglob("*.parquet"))
+def files(folder, table: str = "readings") -> list:
+    return list((folder / "files" / "main" / table).rglob("*.parquet"))
 
 
 def test_schema_is_idempotent_and_complete(tmp_path):
@@ -23,9 +24,10 @@ def test_schema_is_idempotent_and_complete(tmp_path):
     lake.ensure_schema(first)
     tables = {t for (t,) in first.sql("SHOW TABLES").fetchall()}
     assert set(lake.TABLES) <= tables
-    assert first.sql("SELECT count(*) FROM metrics").fetchone()[0] == 9
+    known = sum(len(metrics) for metrics in SENSOR_TYPES.values())
+    assert first.sql("SELECT count(*) FROM metrics").fetchone()[0] == known == 29
     second = lake.connect(tmp_path)  # a second writer: nothing created twice
-    assert second.sql("SELECT count(*) FROM metrics").fetchone()[0] == 9
+    assert second.sql("SELECT count(*) FROM metrics").fetchone()[0] == known
 
 
 def test_replayed_rows_are_written_once(tmp_path):
