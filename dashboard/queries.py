@@ -20,10 +20,13 @@ import duckdb
 import pandas as pd
 
 from dataflows import maintenance_scoring
-from dataflows.schema import SENSOR_TYPES
+from dataflows.schema import ASSET_TYPES, SENSOR_TYPES
 
 RECENT = timedelta(minutes=5)
 """Window over which sensors count as reporting and readings/s is measured."""
+
+ASSETS = sorted(ASSET_TYPES)
+"""Assets report hourly and have their own page: the overview's sensor figures leave them out."""
 
 
 def data_now(con: duckdb.DuckDBPyConnection) -> datetime | None:
@@ -50,9 +53,13 @@ def overview(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | datetime
         }
     since = now - RECENT
     reporting, recent = con.execute(
-        "SELECT count(DISTINCT sensor_id), count(*) FROM readings WHERE ts > ?", [since]
+        "SELECT count(DISTINCT sensor_id), count(*) FROM readings WHERE ts > ? AND sensor_id "
+        "NOT IN (SELECT sensor_id FROM sensors WHERE list_contains(?, type))",
+        [since, ASSETS],
     ).fetchone()
-    sensors_total = con.execute("SELECT count(*) FROM sensors").fetchone()[0]
+    sensors_total = con.execute(
+        "SELECT count(*) FROM sensors WHERE NOT list_contains(?, type)", [ASSETS]
+    ).fetchone()[0]
     open_alerts = con.execute("SELECT count(*) FROM alerts WHERE closed_at IS NULL").fetchone()[0]
     dead = con.execute(
         "SELECT count(*) FROM dead_letters WHERE received_at > now() - INTERVAL 1 HOUR"
@@ -70,7 +77,7 @@ def overview(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | datetime
 
 
 def sensor_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every sensor with its location and status: alert, anomalous, silent or ok."""
+    """Every sensor but the assets, with its location and status (alert, anomalous, ...)."""
     now = data_now(con)
     since = (now or datetime.now()) - RECENT
     return con.execute(
@@ -90,9 +97,10 @@ def sensor_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         FROM sensors s
         LEFT JOIN recent r USING (sensor_id)
         LEFT JOIN open_alerts o USING (sensor_id)
+        WHERE NOT list_contains(?, s.type)
         ORDER BY s.sensor_id
         """,
-        [since],
+        [since, ASSETS],
     ).df()
 
 

@@ -125,6 +125,7 @@ def assets_report(figures: dict, folder: Path) -> Path:
         "median_lead_h",
         "warnings",
         "false_warning_share",
+        "beyond_twice_horizon_share",
         "median_true_rul_at_warning_h",
         "rul_mae_h",
         "rul_mae_within_horizon_h",

@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = replace(
         Settings.from_env({}),
         sim_sensors=args.sensors,
+        sim_assets=0,  # the sensors' path; what the maintenance model costs is in the cost table
         sim_hours=args.hours,
         sim_speedup=0.0,
         sim_start=START,

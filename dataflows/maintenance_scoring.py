@@ -11,7 +11,8 @@ ad hoc. A *warning* is a maintenance alert (`alerts.kind = 'maintenance'`). Per 
   the opening of the life's last warning to the failure.
 
 A warning is *false* when the asset's true RUL when it opened was longer than the horizon
-(it would not have failed within the horizon even if nothing had been done).
+(it would not have failed within the horizon even if nothing had been done); the share of
+warnings beyond twice the horizon tells early warnings from baseless ones.
 
 RUL predictions are compared with the true RUL (capped like the model's targets): mean
 absolute error, interval coverage and the Brier score of the failure probability.
@@ -131,6 +132,7 @@ def _warning_figures(failures: list[tuple], warnings: list[tuple], horizon_h: fl
     warned = [f for f in scored if f[4]]
     leads = sorted(f[5] for f in scored if f[5] is not None)
     false = [w for w in warnings if w[2] is None or w[2] > horizon_h]
+    far = [w for w in warnings if w[2] is None or w[2] > 2 * horizon_h]
     true_ruls = sorted(w[2] for w in warnings if w[2] is not None)
     return {
         "failures": len(failures),
@@ -139,6 +141,7 @@ def _warning_figures(failures: list[tuple], warnings: list[tuple], horizon_h: fl
         "median_lead_h": _rounded(leads[len(leads) // 2], 1) if leads else None,
         "warnings": len(warnings),
         "false_warning_share": _rounded(len(false) / len(warnings)) if warnings else None,
+        "beyond_twice_horizon_share": _rounded(len(far) / len(warnings)) if warnings else None,
         "median_true_rul_at_warning_h": (
             _rounded(true_ruls[len(true_ruls) // 2], 1) if true_ruls else None
         ),

@@ -263,3 +263,12 @@ def test_evaluate_assets_reports_warnings_and_stores_them(tmp_path):
         "AND figure = 'failures'"
     ).fetchone()
     assert stored[0] == figures["failures"]
+
+
+def test_overview_counts_sensors_not_assets(fleet_lake: FlowRun, monkeypatch):
+    monkeypatch.setenv("CITY_LAKE", str(fleet_lake.lake))
+    at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "overview.py"))
+    at.run(timeout=60)
+    assert not at.exception, [e.value for e in at.exception]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Sensors reporting"].endswith(f"/ {FLEET['CITY_SIM_SENSORS']}")
