@@ -226,9 +226,12 @@ class AssetSimulator:
         return copy.deepcopy(self._state)
 
     def advance(self, until_ms: int) -> list[dict | AssetTruth]:
-        """Everything due before `until_ms` (and before the end, if any)."""
+        """Everything due before `until_ms` rounded up to a whole minute (and before the end)."""
         st = self._state
-        limit = until_ms if self.end_ms is None else min(until_ms, self.end_ms)
+        # whole minutes, so that a paced source wakes up once a minute rather than every ms
+        limit = -(-until_ms // 60_000) * 60_000
+        if self.end_ms is not None:
+            limit = min(limit, self.end_ms)
         while st.queue and st.queue[0][0] < limit:
             t, _, index, what = heapq.heappop(st.queue)
             self._handle(self.fleet.assets[index], t, what)

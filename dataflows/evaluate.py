@@ -163,6 +163,7 @@ def evaluate_simulator(
     """Run the simulator for `hours` into a temporary lake and score alerts per kind."""
     env = {
         "CITY_SIM_SENSORS": str(sensors),
+        "CITY_SIM_ASSETS": "0",  # anomaly detection only: assets have `just evaluate assets`
         "CITY_SIM_HOURS": str(hours),
         "CITY_SIM_SEED": str(seed),
         "CITY_SIM_SPEEDUP": "0",

@@ -68,6 +68,7 @@ class AssetState:
     last_ms: int
     life_start_ms: int  # since the asset came back from a failure or a visit
     alerts: AlertEpisodes
+    registered: bool = False  # in `sensors`, with the location of its first reading
 
 
 @dataclass
@@ -111,16 +112,11 @@ class MaintenanceLogic(StatefulBatchLogic):
         assert self.state is not None
         return f"{MAINTENANCE_DETECTOR} {self.state.asset_type}"
 
-    def _asset(self, fleet: FleetState, item: Reading | AssetEvent, rows: Rows) -> AssetState:
+    def _asset(self, fleet: FleetState, item: Reading | AssetEvent) -> AssetState:
         asset = fleet.assets.get(item.sensor_id)
         if asset is None:
             asset = AssetState(item.ts_ms, item.ts_ms, AlertEpisodes(self.policy))
             fleet.assets[item.sensor_id] = asset
-            district = getattr(item, "district", None)
-            lat, lon = getattr(item, "lat", None), getattr(item, "lon", None)
-            rows.sensors.append(
-                (item.sensor_id, item.type, district, lat, lon, sensor_unit(item.type), item.ts_ms)
-            )
         return asset
 
     def _reading(self, fleet: FleetState, reading: Reading, rows: Rows) -> None:
@@ -128,7 +124,13 @@ class MaintenanceLogic(StatefulBatchLogic):
         if reading.type != fleet.asset_type:
             return self._reject(rows, reading, "type_mismatch: not the type of this step")
         known = asset_id in fleet.assets
-        asset = self._asset(fleet, reading, rows)
+        asset = self._asset(fleet, reading)
+        if not asset.registered:
+            asset.registered = True
+            rows.sensors.append(
+                (asset_id, reading.type, reading.district, reading.lat, reading.lon,
+                 sensor_unit(reading.type), ts)
+            )  # fmt: skip
         if known and ts <= asset.last_ms:
             problem = "duplicate" if ts == asset.last_ms else "out_of_order"
             return self._reject(
@@ -164,7 +166,7 @@ class MaintenanceLogic(StatefulBatchLogic):
         return None
 
     def _event(self, fleet: FleetState, event: AssetEvent, rows: Rows) -> None:
-        asset = self._asset(fleet, event, rows)
+        asset = self._asset(fleet, event)
         ts = max(event.ts_ms, asset.last_ms)
         asset.last_ms = ts
         detail = "" if event.rul_h is None else f"inspected RUL {event.rul_h:g} h"
