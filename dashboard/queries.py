@@ -146,7 +146,7 @@ def alerts(
         SELECT a.opened_at, a.closed_at,
                CASE WHEN a.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status,
                a.sensor_id, a.sensor_type, s.district, a.metrics, a.peak_score,
-               a.anomalous_readings, a.kind, a.severity, a.detector, a.model_version,
+               a.anomalous_readings, a.kind, a.severity, a.detector, a.detail, a.model_version,
                coalesce(h.handling, 'new') AS handling, h.handled_by, h.handled_at, h.note,
                a.alert_id
         FROM alerts a LEFT JOIN sensors s USING (sensor_id)

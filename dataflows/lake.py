@@ -82,6 +82,7 @@ TABLES: dict[str, list[tuple[str, str, pa.DataType]]] = {
         ("detector", "VARCHAR", pa.string()),
         ("severity", "VARCHAR", pa.string()),
         ("model_version", "VARCHAR", pa.string()),
+        ("detail", "VARCHAR", pa.string()),
     ],
     "alert_actions": [
         ("alert_id", "VARCHAR", pa.string()),

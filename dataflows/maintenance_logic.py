@@ -225,6 +225,7 @@ class MaintenanceLogic(StatefulBatchLogic):
                     MAINTENANCE_DETECTOR,
                     severity(peak),
                     MODEL_VERSION,
+                    f"failure within {self.horizon_h:g} h",
                 )
             )
         else:

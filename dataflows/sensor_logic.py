@@ -47,11 +47,17 @@ from online_models.anomaly import (
 MODEL_VERSION = f"online_models {online_models.__version__}"
 """Version of the models written with each alert."""
 
-FAULT_DETECTORS = frozenset({"Flatline"})
+FAULT_DETECTORS = frozenset({"Flatline", "Dropout"})
 """Detectors whose alerts mean a faulty sensor rather than something happening in the city."""
 
 CHANGE_DETECTOR = "PageHinkley(DeviceDistance)"
 """Name of the change-point detector written with each change point."""
+
+DROPOUT_GAPS = 5
+"""A silence of this many usual intervals between two readings is a dropout."""
+
+DROPOUT_MIN_GAPS = 10
+"""Gaps a sensor must have shown before its usual interval is trusted."""
 
 DEVICE_THRESHOLD = 0.8
 """Device scores above this flag every metric of the reading (the score is calibrated)."""
@@ -88,6 +94,8 @@ class SensorState:
     models: dict[str, MetricModel] = field(default_factory=dict)
     device: DeviceDistance | None = None
     change: ChangePoint | None = None
+    typical_gap_ms: float = 0.0  # the sensor's usual time between readings
+    gaps_seen: int = 0
 
 
 def _driver(detector: base.AnomalyDetector, x: dict) -> str:
@@ -164,6 +172,8 @@ class SensorLogic(StatefulBatchLogic):
             return
         state.recent_ts.add(ts)
         if ts > state.max_ts_ms:
+            if state.max_ts_ms:
+                self._watch_gap(state, reading, ts - state.max_ts_ms, rows)
             state.max_ts_ms = ts
             closed = state.buckets.close_before(ts - self.lateness_ms)
             if closed:
@@ -240,10 +250,48 @@ class SensorLogic(StatefulBatchLogic):
                     detector,
                     severity(peak),
                     MODEL_VERSION,
+                    None,
                 )
             )
         else:
             rows.alert_closures.append((alert_id, at, peak, metrics, count, severity(peak)))
+
+    def _watch_gap(self, state: SensorState, reading: Reading, gap_ms: int, rows: Rows) -> None:
+        """A reading after a silence of `DROPOUT_GAPS` usual intervals: a dropout alert.
+
+        The usual interval is a running estimate over gaps that were not silences. The alert
+        is written when the sensor is back (a silence is known once it ends; a sensor silent
+        right now shows as `silent` on the overview), opened and closed at that reading, so
+        its delay is honest; `detail` says when the silence began and how long it lasted.
+        """
+        typical = state.typical_gap_ms
+        if typical and state.gaps_seen >= DROPOUT_MIN_GAPS and gap_ms >= DROPOUT_GAPS * typical:
+            silent_from = state.max_ts_ms
+            minutes = gap_ms / 60_000
+            since = datetime.fromtimestamp(silent_from / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+            rows.alerts.append(
+                (
+                    f"{reading.sensor_id}@{reading.ts_ms}:dropout",
+                    reading.sensor_id,
+                    state.type,
+                    "sensor_fault",
+                    ",".join(reading.values),
+                    reading.ts_ms,
+                    reading.ts_ms,
+                    1.0,
+                    0,
+                    "Dropout",
+                    "major" if minutes >= 60 else "minor",
+                    MODEL_VERSION,
+                    f"silent {minutes:.0f} min after its reading at {since} UTC",
+                )
+            )
+            return
+        state.gaps_seen += 1
+        if not typical:
+            state.typical_gap_ms = float(gap_ms)
+        elif gap_ms <= 2 * typical:
+            state.typical_gap_ms = 0.9 * typical + 0.1 * gap_ms
 
     def _emit_minutes(self, state: SensorState, minutes: list[tuple], rows: Rows) -> None:
         sensor_id = state.sensor_id

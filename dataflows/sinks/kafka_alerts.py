@@ -28,7 +28,7 @@ def _iso(ms: int | None) -> str | None:
 def alert_events(rows: Rows) -> list[dict]:
     """The alert changes in `rows` as JSON-ready events.
 
-    >>> opened = ("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 1, "d", "minor", "v")
+    >>> opened = ("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 1, "d", "minor", "v", None)
     >>> rows = Rows(alerts=[opened], alert_closures=[("s@0", 60000, 0.95, "laeq", 2, "major")])
     >>> [e["event"] for e in alert_events(rows)]
     ['opened', 'closed']
@@ -41,12 +41,13 @@ def alert_events(rows: Rows) -> list[dict]:
         kind,
         metrics,
         opened,
-        _,
+        closed,
         peak,
-        _n,
+        count,
         detector,
         level,
         version,
+        detail,
     ) in rows.alerts:
         events.append(
             {
@@ -61,8 +62,22 @@ def alert_events(rows: Rows) -> list[dict]:
                 "detector": detector,
                 "severity": level,
                 "model_version": version,
+                "detail": detail,
             }
         )
+        if closed is not None:  # e.g. a dropout, known once the sensor is back
+            events.append(
+                {
+                    "event": "closed",
+                    "alert_id": alert_id,
+                    "sensor_id": sensor_id,
+                    "closed_at": _iso(closed),
+                    "peak_score": peak,
+                    "metrics": metrics.split(","),
+                    "anomalous_readings": count,
+                    "severity": level,
+                }
+            )
     for alert_id, closed, peak, metrics, n, level in rows.alert_closures:
         events.append(
             {

@@ -10,7 +10,21 @@ from dataflows.rows import Rows
 
 def test_actions_are_validated_and_appended(tmp_path):
     con = lake.connect(tmp_path)
-    alert = ("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 2, "Flatline", "minor", "v")
+    alert = (
+        "s@0",
+        "s",
+        "noise",
+        "anomaly",
+        "laeq",
+        0,
+        None,
+        0.9,
+        2,
+        "Flatline",
+        "minor",
+        "v",
+        None,
+    )
     lake.write(con, Rows(alerts=[alert]), tmp_path)
     con.close()
     with pytest.raises(ValueError, match="unknown action"):

@@ -58,7 +58,7 @@ def test_every_reading_is_scored_before_learning_and_a_spike_opens_one_alert():
     assert alert_id == rows.alerts[0][0] and metrics == "laeq" and count == len(flagged)
     last_flagged = max(r[1] for r in flagged)
     assert closed_ms >= last_flagged + 300_000  # closes only after the recovery time
-    _, sensor, _, kind, _, opened, _, _, _, detector, _, version = rows.alerts[0]
+    _, sensor, _, kind, _, opened, _, _, _, detector, _, version, _ = rows.alerts[0]
     assert opened == min(r[1] for r in flagged)  # opens at the spell's first reading
     assert (kind, detector) == ("anomaly", "SeasonalZScore")
     assert severity in ("minor", "major", "critical") and version.startswith("online_models")
@@ -72,6 +72,20 @@ def test_a_stuck_sensor_is_a_sensor_fault_and_a_lone_blip_is_no_alert():
     blip = [reading(300, 61.0)]  # flagged, but neither critical nor lasting
     rows = run(rhythm + blip + [reading(301 + m, 50.0 + (m % 7) * 0.5) for m in range(30)])
     assert any(r[5] for r in rows.readings) and rows.alerts == []
+
+
+def test_a_silence_is_a_dropout_fault_once_the_sensor_is_back_and_missed_readings_are_not():
+    values = [50.0 + (m % 7) * 0.5 for m in range(200)]
+    minutes = [m for m in range(200) if m not in (40, 41, 90, 92)]  # a few missed readings
+    minutes = [m for m in minutes if not 120 <= m < 150]  # silent for 30 minutes
+    rows = run([reading(m, values[m]) for m in minutes])
+    dropouts = [a for a in rows.alerts if a[9] == "Dropout"]
+    assert len(dropouts) == 1
+    alert_id, sensor, _, kind, metrics, opened, closed, *_, detail = dropouts[0]
+    assert (sensor, kind, metrics) == ("noise-1", "sensor_fault", "laeq")
+    assert opened == closed == T0 + 150 * 60_000  # known when the sensor is back
+    assert alert_id == f"noise-1@{opened}:dropout"
+    assert detail == "silent 31 min after its reading at 2026-01-05 09:59:00 UTC"
 
 
 def test_resume_from_snapshot_keeps_learned_models():

@@ -28,6 +28,7 @@ def alert(sensor: str, opened_h: float, closed_h: float, peak: float) -> tuple:
         "SeasonalZScore",
         "minor",
         "v",
+        None,
     )
 
 
