@@ -123,9 +123,16 @@ def alerts(
     districts: list[str] | None = None,
     search: str = "",
     limit: int = 500,
+    grouped: bool = True,
 ) -> pd.DataFrame:
-    """Alerts, newest first, filtered by status, type, district and a sensor-id search."""
+    """Alerts, newest first, filtered by status, type, district and a sensor-id search.
+
+    With `grouped`, sensor alerts that belong to a city event are left out: the event's
+    own alert stands for them.
+    """
     where = ["1 = 1"]
+    if grouped:
+        where.append("a.alert_id NOT IN (SELECT alert_id FROM alert_groups)")
     params: list = []
     if status == "open":
         where.append("a.closed_at IS NULL")
@@ -135,7 +142,9 @@ def alerts(
         where.append("list_contains(?, a.sensor_type)")
         params.append(list(sensor_types))
     if districts:
-        where.append("list_contains(?, s.district)")
+        where.append(
+            "list_contains(?, CASE WHEN a.kind = 'city_event' THEN a.sensor_id ELSE s.district END)"
+        )
         params.append(list(districts))
     if search:
         where.append("contains(lower(a.sensor_id), lower(?))")
@@ -145,7 +154,9 @@ def alerts(
         f"""
         SELECT a.opened_at, a.closed_at,
                CASE WHEN a.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status,
-               a.sensor_id, a.sensor_type, s.district, a.metrics, a.peak_score,
+               a.sensor_id, a.sensor_type,
+               CASE WHEN a.kind = 'city_event' THEN a.sensor_id ELSE s.district END AS district,
+               a.metrics, a.peak_score,
                a.anomalous_readings, a.kind, a.severity, a.detector, a.detail, a.model_version,
                coalesce(h.handling, 'new') AS handling, h.handled_by, h.handled_at, h.note,
                a.alert_id

@@ -20,6 +20,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
 from dataflows import kafka_io
+from dataflows.corroboration import DistrictLogic
 from dataflows.kafka_io import KafkaRecord
 from dataflows.maintenance_logic import MaintenanceLogic
 from dataflows.rows import Rows
@@ -155,11 +156,21 @@ def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = Non
             resume,
         ),
     )
+    changes = op.flat_map(
+        "alert_changes", per_sensor, lambda key_rows: [(c[0], c) for c in key_rows[1].alert_changes]
+    )
+    per_district = op.stateful_batch(
+        "districts",
+        changes,
+        lambda resume: DistrictLogic(
+            int(settings.city_event_window_s * 1000), settings.city_event_min_sensors, resume
+        ),
+    )
     side = op.key_on("side_rows", split.falses, _side_key)
-    everything = op.merge("all_rows", per_sensor, per_asset_type, side)
+    everything = op.merge("all_rows", per_sensor, per_asset_type, per_district, side)
     op.output("lake", everything, LakeSink(settings))
     if settings.source == "kafka" and replay is None:
-        alerting = op.merge("alert_rows", per_sensor, per_asset_type)
+        alerting = op.merge("alert_rows", per_sensor, per_asset_type, per_district)
         events = op.flat_map("alert_events", alerting, lambda key_rows: alert_events(key_rows[1]))
         op.output("alerts_topic", events, KafkaAlertSink(settings))
     return flow

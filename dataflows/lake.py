@@ -155,6 +155,10 @@ TABLES: dict[str, list[tuple[str, str, pa.DataType]]] = {
         ("from_ts", "TIMESTAMPTZ", TS),
         ("failure_ts", "TIMESTAMPTZ", TS),
     ],
+    "alert_groups": [
+        ("group_id", "VARCHAR", pa.string()),
+        ("alert_id", "VARCHAR", pa.string()),
+    ],
     "sink_progress": [
         ("source_partition", "VARCHAR", pa.string()),
         ("max_offset", "BIGINT", pa.int64()),
@@ -369,6 +373,7 @@ NATURAL_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "maintenance_events": (("asset_type", "asset_id", "ts", "kind"), "ts"),
     "model_metrics": (("model", "ts"), "ts"),
     "asset_truth": (("asset_id", "from_ts"), "from_ts"),
+    "alert_groups": (("group_id", "alert_id"), None),
 }
 """Columns that identify a row of each table, and the time column that bounds the search."""
 
@@ -463,6 +468,7 @@ def _write_tables(con: duckdb.DuckDBPyConnection, rows: Rows, dedup: bool) -> No
         "maintenance_events",
         "model_metrics",
         "asset_truth",
+        "alert_groups",
     ):
         batch = getattr(rows, table)
         if batch:

@@ -33,6 +33,9 @@ class Rows:
     maintenance_events: list[tuple] = field(default_factory=list)
     model_metrics: list[tuple] = field(default_factory=list)
     asset_truth: list[tuple] = field(default_factory=list)
+    alert_groups: list[tuple] = field(default_factory=list)
+    alert_changes: list[tuple] = field(default_factory=list)
+    """Not a table: anomaly alerts opened or closed, for the district step (`corroboration`)."""
     origins: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Source partition -> (lowest, highest) offset of the records these rows came from."""
 
@@ -77,4 +80,5 @@ TABLE_FIELDS = (
     "maintenance_events",
     "model_metrics",
     "asset_truth",
+    "alert_groups",
 )

@@ -94,6 +94,7 @@ class SensorState:
     models: dict[str, MetricModel] = field(default_factory=dict)
     device: DeviceDistance | None = None
     change: ChangePoint | None = None
+    district: str | None = None
     typical_gap_ms: float = 0.0  # the sensor's usual time between readings
     gaps_seen: int = 0
 
@@ -133,6 +134,7 @@ class SensorLogic(StatefulBatchLogic):
             AlertEpisodes(self.policy),
             device=device,
             change=None if device is None else ChangePoint(),
+            district=reading.district,
         )
 
     def on_batch(self, values: list[Reading]) -> tuple[list[Rows], bool]:
@@ -233,9 +235,14 @@ class SensorLogic(StatefulBatchLogic):
         if change is None:
             return
         _, alert_id, at, peak, metrics, count = change
+        district = state.district
         if change[0] == "open":
             detector = state.detector_of_alert
             kind = "sensor_fault" if detector in FAULT_DETECTORS else "anomaly"
+            if kind == "anomaly" and district:
+                rows.alert_changes.append(
+                    (district, "open", alert_id, sensor_id, state.type, at, peak, origin)
+                )
             rows.alerts.append(
                 (
                     alert_id,
@@ -255,6 +262,10 @@ class SensorLogic(StatefulBatchLogic):
             )
         else:
             rows.alert_closures.append((alert_id, at, peak, metrics, count, severity(peak)))
+            if district:
+                rows.alert_changes.append(
+                    (district, "close", alert_id, sensor_id, state.type, at, peak, origin)
+                )
 
     def _watch_gap(self, state: SensorState, reading: Reading, gap_ms: int, rows: Rows) -> None:
         """A reading after a silence of `DROPOUT_GAPS` usual intervals: a dropout alert.

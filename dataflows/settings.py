@@ -43,6 +43,8 @@ class Settings:
     sim_asset_history_days: float = 0.0
     maintenance_horizon_h: float = 168.0
     maintenance_alert_prob: float = 0.5
+    city_event_min_sensors: int = 3
+    city_event_window_s: float = 1800.0
     allowed_lateness_s: float = 120.0
     alert_recovery_s: float = 300.0
     alert_min_duration_s: float = 60.0
@@ -124,6 +126,12 @@ class Settings:
             ),
             maintenance_horizon_h=reader.number(
                 "CITY_MAINTENANCE_HORIZON_H", cls.maintenance_horizon_h, minimum=1.0
+            ),
+            city_event_min_sensors=reader.integer(
+                "CITY_EVENT_MIN_SENSORS", cls.city_event_min_sensors, minimum=2
+            ),
+            city_event_window_s=reader.number(
+                "CITY_EVENT_WINDOW_S", cls.city_event_window_s, minimum=0.0
             ),
             maintenance_alert_prob=reader.number(
                 "CITY_MAINTENANCE_ALERT_PROB", cls.maintenance_alert_prob, minimum=0.0

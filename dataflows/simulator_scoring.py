@@ -12,7 +12,13 @@ per affected sensor). After a simulated run, alerts are matched to labels in SQL
   (those + false alerts spread over the kinds in proportion to their labels)), F1, median
   and 90th-percentile delay;
 - overall: precision, alerts and false alerts per sensor per day, and precision at a fixed
-  budget of the highest-scoring alerts (`budget_per_sensor_day`).
+  budget of the highest-scoring alerts (`budget_per_sensor_day`);
+- city events (`dataflows.corroboration`): an event (one `event_id`) is detected when a
+  `city_event` alert of its district overlaps it (with the grace); a `city_event` alert is
+  true when it overlaps an event of its district; recall, precision, median delay;
+- told apart: of the detected city-event labels, the share whose sensor alert was grouped
+  into a city event; of the detected sensor faults (`stuck`, `dropout`), the share found
+  by a `sensor_fault` alert and never grouped into a city event.
 
 The first `probation_hours` are not scored: detectors learn the city's rhythms there.
 """
@@ -54,7 +60,8 @@ def score(
         CREATE OR REPLACE TEMP TABLE _alerts AS
         SELECT a.alert_id, a.sensor_id, a.opened_at, a.peak_score,
                coalesce(a.closed_at, s.until) AS closed_at
-        FROM alerts a, _span s WHERE a.opened_at >= s.scored_from
+        FROM alerts a, _span s
+        WHERE a.opened_at >= s.scored_from AND a.kind IN ('anomaly', 'sensor_fault')
         """
     )
     grace = f"to_seconds(CAST({float(grace_s)} AS DOUBLE))"
@@ -111,6 +118,8 @@ def score(
     ).fetchone()[0]
     sensor_days = sensors * days if sensors and days else 1.0
     return {
+        "city_events": _city_events(con, grace),
+        "told_apart": _told_apart(con),
         "sensors": sensors,
         "scored_days": round(days, 2),
         "labels": n_labels,
@@ -121,4 +130,76 @@ def score(
         "budget": budget,
         "precision_at_budget": round(top_true / budget, 4) if budget else 0.0,
         "kinds": per_kind,
+    }
+
+
+def _city_events(con: duckdb.DuckDBPyConnection, grace: str) -> dict[str, float | int | None]:
+    """City-event alerts against the labelled city events (see the module docstring)."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _events AS
+        SELECT event_id, any_value(district) AS district, min(start_ts) AS start_ts,
+               max(end_ts) AS end_ts
+        FROM _labels WHERE event_id IS NOT NULL GROUP BY event_id
+        """
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _city AS
+        SELECT a.alert_id, a.sensor_id AS district, a.opened_at,
+               coalesce(a.closed_at, s.until) AS closed_at
+        FROM alerts a, _span s WHERE a.kind = 'city_event' AND a.opened_at >= s.scored_from
+        """
+    )
+    matches = f"""
+        SELECT e.event_id, c.alert_id, greatest(epoch(c.opened_at - e.start_ts), 0) AS delay
+        FROM _events e JOIN _city c ON c.district = e.district
+         AND c.opened_at <= e.end_ts + {grace} AND c.closed_at >= e.start_ts
+    """
+    events, detected, alerts, true_alerts, median = con.execute(
+        f"""
+        WITH m AS ({matches}), first AS (
+            SELECT event_id, min(delay) AS delay FROM m GROUP BY event_id
+        )
+        SELECT (SELECT count(*) FROM _events), (SELECT count(*) FROM first),
+               (SELECT count(*) FROM _city), (SELECT count(DISTINCT alert_id) FROM m),
+               (SELECT median(delay) FROM first)
+        """
+    ).fetchone()
+    return {
+        "events": events,
+        "detected": detected,
+        "recall": round(detected / events, 4) if events else None,
+        "alerts": alerts,
+        "precision": round(true_alerts / alerts, 4) if alerts else None,
+        "median_delay_s": None if median is None else round(median, 1),
+    }
+
+
+def _told_apart(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
+    """How often city events and sensor faults were classed as such (module docstring)."""
+    grouped_events, events, faults_ok, faults = con.execute(
+        """
+        WITH m AS (
+            SELECT m.label_id, l.event_id, l.kind, a.kind AS alert_kind,
+                   g.group_id IS NOT NULL AS grouped
+            FROM _matches m JOIN _labels l USING (label_id)
+            JOIN alerts a USING (alert_id)
+            LEFT JOIN alert_groups g USING (alert_id)
+        ), per_label AS (
+            SELECT label_id, any_value(event_id) AS event_id, any_value(kind) AS kind,
+                   bool_or(grouped) AS grouped,
+                   bool_or(alert_kind = 'sensor_fault') AS as_fault
+            FROM m GROUP BY label_id
+        )
+        SELECT count(*) FILTER (WHERE event_id IS NOT NULL AND grouped),
+               count(*) FILTER (WHERE event_id IS NOT NULL),
+               count(*) FILTER (WHERE kind IN ('stuck', 'dropout') AND as_fault AND NOT grouped),
+               count(*) FILTER (WHERE kind IN ('stuck', 'dropout'))
+        FROM per_label
+        """
+    ).fetchone()
+    return {
+        "city_event_labels_grouped": round(grouped_events / events, 4) if events else None,
+        "faults_classed_as_faults": round(faults_ok / faults, 4) if faults else None,
     }

@@ -12,14 +12,22 @@ st.title("Alerts")
 if lake_ready():
     filters = st.columns([1, 2, 2, 2])
     status = filters[0].radio("Status", ["open", "closed", "all"], index=0, key="alert_status")
-    types = filters[1].multiselect("Sensor type", sorted(SENSOR_TYPES), key="alert_types")
+    types = filters[1].multiselect(
+        "Sensor type", [*sorted(SENSOR_TYPES), "district"], key="alert_types"
+    )
     known = sorted(set(query("sensors")["district"].dropna()) | {d[0] for d in DISTRICTS})
     districts = filters[2].multiselect("District", known, key="alert_districts")
     search = filters[3].text_input("Sensor id contains", key="alert_search", max_chars=128)
+    grouped = st.toggle(
+        "One alert per city event",
+        value=True,
+        key="alert_grouped",
+        help="Hide the sensor alerts grouped into a city event (kind city_event).",
+    )
 
     @st.fragment(run_every=settings().dashboard_refresh_s)
     def live_alerts() -> None:
-        table = query("alerts", status, types, districts, search.strip())
+        table = query("alerts", status, types, districts, search.strip(), grouped=grouped)
         st.caption(f"{len(table):,} alerts (newest first, at most 500)")
         st.dataframe(
             table,
@@ -39,7 +47,7 @@ if lake_ready():
 
     with st.form("alert_action", clear_on_submit=False):
         st.subheader("Acknowledge or resolve")
-        shown = query("alerts", status, types, districts, search.strip())
+        shown = query("alerts", status, types, districts, search.strip(), grouped=grouped)
         chosen = st.multiselect(
             "Alerts", list(shown["alert_id"]), key="action_alerts", placeholder="alert ids"
         )
