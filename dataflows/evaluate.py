@@ -21,8 +21,11 @@ first 400):
 - outliers: a row is flagged when any of its metrics is flagged; point-wise F1, false-alarm
   rate (FAR, %) and missed-alarm rate (MAR, %) over all test rows of all files;
 - changepoints: each row of `change_points` (the device's Page-Hinkley change detector) is a
-  detection; NAB standard score with a 60-second window to the right of each labelled
-  changepoint (`online_models.evaluation.nab`), normalised over the whole corpus.
+  detection; NAB score with a 60-second window to the right of each labelled changepoint
+  (`online_models.evaluation.nab`), normalised over the whole corpus, for NAB's three
+  profiles (standard, reward low FP, reward low FN): with every change point the flow
+  records (`nab_standard`, what an operator sees), and, as NAB's protocol does, with the
+  threshold on the change statistic that scores best over the whole corpus.
 
 Figures are shown next to the leaderboard quoted in the data's README.
 
@@ -63,7 +66,7 @@ from dataflows.evaluation_report import store_summary, write_report
 from dataflows.settings import PROJECT_ROOT, Settings
 from dataflows.sources.recorded import ReplaySpec
 from online_models.evaluation import PROFILES
-from online_models.evaluation.nab import raw_score, scaled_sigmoid
+from online_models.evaluation.nab import best_threshold, corpus_score
 
 DEFAULT_SKAB = PROJECT_ROOT.parent / "shared" / "data" / "skab"
 DEFAULT_CMAPSS = PROJECT_ROOT.parent / "shared" / "data" / "cmapss"
@@ -86,8 +89,7 @@ def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, float]:
     con = lake.connect(lake_path, read_only=True)
     truth = duckdb.connect()
     tp = fp = fn = tn = 0
-    standard = PROFILES["standard"]
-    raw = null = perfect = 0.0
+    corpus: list[tuple[list[tuple[float, float]], list[tuple[float, float]]]] = []
     for path in files:
         sensor_id = str(path.relative_to(root).with_suffix(""))
         labels = truth.execute(
@@ -111,18 +113,25 @@ def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, float]:
             tn += not flagged and not anomalous
         start = test[0][0] if test else 0
         onsets = [
-            ts / 1000
-            for (ts,) in con.execute(
-                "SELECT epoch_ms(ts) FROM change_points WHERE sensor_id = ? ORDER BY ts",
+            (ts / 1000, statistic)
+            for ts, statistic in con.execute(
+                "SELECT epoch_ms(ts), statistic FROM change_points WHERE sensor_id = ? ORDER BY ts",
                 [sensor_id],
             ).fetchall()
             if ts >= start
         ]
         windows = [(ts / 1000, ts / 1000 + WINDOW_S) for ts, _, change in test if change]
-        raw += raw_score(onsets, windows, standard)
-        null += standard.a_fn * len(windows)
-        perfect += standard.a_tp * scaled_sigmoid(-1.0) * len(windows)
+        corpus.append((onsets, windows))
     con.close()
+    every_point = [([t for t, _ in onsets], windows) for onsets, windows in corpus]
+    nab = {}
+    for profile in PROFILES:
+        threshold, tuned = best_threshold(corpus, profile)
+        nab[profile] = {
+            "every_change_point": round(corpus_score(every_point, profile), 2),
+            "tuned": round(tuned, 2),
+            "threshold": None if threshold == float("inf") else round(threshold, 4),
+        }
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     return {
@@ -131,7 +140,8 @@ def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, float]:
         "f1": round(2 * precision * recall / (precision + recall), 4) if tp else 0.0,
         "far_percent": round(100 * fp / (fp + tn), 2) if fp + tn else 0.0,
         "mar_percent": round(100 * fn / (fn + tp), 2) if fn + tp else 0.0,
-        "nab_standard": round(100 * (raw - null) / (perfect - null), 2) if perfect != null else 0,
+        "nab_standard": nab["standard"]["every_change_point"],
+        "nab": nab,
     }
 
 
@@ -190,6 +200,14 @@ def skab_report(figures: dict, folder: Path) -> Path:
         ("false-alarm rate FAR %", str(figures["far_percent"]), "Conv-AE 13.55"),
         ("missed-alarm rate MAR %", str(figures["mar_percent"]), "Conv-AE 28.02"),
         ("changepoint NAB standard", str(figures["nab_standard"]), "MSCRED 32.42"),
+        *(
+            (
+                f"NAB {profile}: every change point / threshold tuned over the corpus",
+                f"{nab['every_change_point']} / {nab['tuned']} (≥ {nab['threshold']})",
+                "",
+            )
+            for profile, nab in figures["nab"].items()
+        ),
     ]
     f1 = go.Figure(
         go.Bar(
@@ -306,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'false-alarm rate FAR %':34}{figures['far_percent']:>10}   Conv-AE 13.55")
         print(f"{'missed-alarm rate MAR %':34}{figures['mar_percent']:>10}   Conv-AE 28.02")
         print(f"{'changepoint NAB standard':34}{figures['nab_standard']:>10}   {best_nab}")
+        for profile, nab in figures["nab"].items():
+            print(
+                f"{'  NAB ' + profile:34}{nab['every_change_point']:>10}   tuned over the "
+                f"corpus: {nab['tuned']} (statistic ≥ {nab['threshold']})"
+            )
     elif args.dataset == "cmapss":
         published = ", ".join(f"{k} {v}" for k, v in cmapss.PUBLISHED_RMSE.items())
         print(f"{'C-MAPSS FD001 (online)':34}{'ours':>10}   published (offline)")

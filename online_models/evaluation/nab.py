@@ -113,3 +113,54 @@ def nab_score(
         return 0.0
     raw = raw_score(detections, windows, weights, probation_end)
     return 100.0 * (raw - null) / (perfect - null)
+
+
+def corpus_score(
+    corpus: Sequence[tuple[Sequence[float], Sequence[tuple[float, float]]]],
+    profile: str | Profile = "standard",
+) -> float:
+    """The normalised NAB score of a corpus of series, each `(detections, windows)`.
+
+    Raw scores, and the scores of the null and the perfect detectors, are summed over the
+    series before normalising, as NAB does.
+
+    >>> corpus = [([15], [(10, 20)]), ([], [(30, 40)])]
+    >>> round(corpus_score(corpus), 1)  # one window found half-way through, one missed
+    46.5
+    """
+    weights = PROFILES[profile] if isinstance(profile, str) else profile
+    raw = null = perfect = 0.0
+    for detections, windows in corpus:
+        raw += raw_score(detections, windows, weights)
+        null += weights.a_fn * len(windows)
+        perfect += weights.a_tp * scaled_sigmoid(-1.0) * len(windows)
+    return 0.0 if perfect == null else 100.0 * (raw - null) / (perfect - null)
+
+
+def best_threshold(
+    corpus: Sequence[tuple[Sequence[tuple[float, float]], Sequence[tuple[float, float]]]],
+    profile: str | Profile = "standard",
+    candidates: int = 64,
+) -> tuple[float, float]:
+    """NAB's threshold: the detection score above which the corpus scores best.
+
+    Each series is `(scored detections as (time, score), windows)`; a detection counts when
+    its score is at least the threshold. Tried: every score if there are few, else
+    `candidates` quantiles. Returns `(threshold, corpus score)`.
+
+    >>> corpus = [([(15, 0.9), (60, 0.4)], [(10, 20)])]
+    >>> threshold, value = best_threshold(corpus)  # keeps the hit, drops the false alarm
+    >>> threshold, round(value, 1)
+    (0.9, 93.0)
+    """
+    scores = sorted({s for detections, _ in corpus for _, s in detections})
+    if len(scores) > candidates:
+        step = (len(scores) - 1) / (candidates - 1)
+        scores = sorted({scores[round(i * step)] for i in range(candidates)})
+    best = (math.inf, corpus_score([([], w) for _, w in corpus], profile))
+    for threshold in scores:
+        kept = [([t for t, s in d if s >= threshold], w) for d, w in corpus]
+        value = corpus_score(kept, profile)
+        if value > best[1]:
+            best = (threshold, value)
+    return best

@@ -32,3 +32,8 @@ def test_skab_protocols_on_three_files(tmp_path):
     assert 0.5 < figures["f1"] <= 1
     assert figures["far_percent"] < 90 and figures["mar_percent"] < 40
     assert 30 < figures["nab_standard"] <= 100
+    nab = figures["nab"]
+    assert set(nab) == {"standard", "reward_low_fp", "reward_low_fn"}
+    assert nab["standard"]["every_change_point"] == figures["nab_standard"]
+    for profile in nab.values():  # tuning the threshold over the corpus can only help
+        assert profile["tuned"] >= profile["every_change_point"]
