@@ -82,3 +82,15 @@ def test_just_evaluate_simulator_prints_reports_and_stores(tmp_path, monkeypatch
         ).fetchall()
     )
     assert stored["labels"] == figures["labels"] and stored["precision"] == figures["precision"]
+
+
+def test_detector_sweep_runs_every_candidate_and_restores_the_default(capsys):
+    from dataflows.detector_sweep import CANDIDATES
+    from dataflows.detector_sweep import main as sweep_main
+    from online_models.anomaly import default_detector
+
+    assert sweep_main(["--sensors", "20", "--hours", "6", "--seed", "3", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["candidate"] for row in rows] == list(CANDIDATES)
+    assert all(0 <= row["precision"] <= 1 and "spike" in row for row in rows)
+    assert type(default_detector("rhythmic").detectors[0]).__name__ == "SeasonalZScore"
