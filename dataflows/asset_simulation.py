@@ -7,7 +7,8 @@ its own sensitivity, so trajectories differ from life to life and from asset to 
 The operating regime (low, normal or high load; day or night for streetlights) changes
 every few hours and moves the signals as much as moderate wear does.
 
-Maintenance visits come at irregular intervals and take part of the wear away; an asset
+Maintenance visits come at irregular intervals, measure the remaining life to within 10 %
+(`rul_h` of the visit's message) and take part of the wear away; an asset
 whose wear reaches 1 fails, is down for a few hours to a day and a half, and comes back
 repaired as new. Every change is a maintenance message (`{"event": "failure" | "repair" |
 "maintenance", ...}`, as a city's maintenance system would send it), and every change of
@@ -273,8 +274,10 @@ class AssetSimulator:
         self._push(life.failure_ms, asset.index, "failure")
         self._state.outbox.append(AssetTruth(asset.asset_id, asset.type, t, life.failure_ms))
 
-    def _event(self, asset: SimAsset, t: int, kind: str) -> None:
+    def _event(self, asset: SimAsset, t: int, kind: str, rul_h: float | None = None) -> None:
         message = {"asset_id": asset.asset_id, "type": asset.type, "ts": t, "event": kind}
+        if rul_h is not None:
+            message["rul_h"] = rul_h
         self._state.outbox.append(message)
 
     def _handle(self, asset: SimAsset, t: int, what: str) -> None:
@@ -297,7 +300,10 @@ class AssetSimulator:
         elif what == "visit":
             if life.down or t != life.next_visit_ms:
                 return
-            self._event(asset, t, "maintenance")
+            # the technician measures the wear before restoring, to within 10 %
+            true_rul_h = (life.failure_ms - t) / HOUR_MS
+            inspected = round(true_rul_h * float(st.rng.uniform(0.9, 1.1)), 1)
+            self._event(asset, t, "maintenance", inspected)
             restored = life.wear(t) * float(st.rng.uniform(0.1, 0.4))
             age_h = life.length_h * restored ** (1 / life.shape)
             life.age_origin_ms = t - int(age_h * HOUR_MS)

@@ -24,6 +24,7 @@ from online_models.anomaly import (
     ShiftCusum,
     default_detector,
 )
+from online_models.anomaly.trees import FeatureTrees
 from online_models.maintenance import RemainingLife
 
 Reading = tuple[str, str, int, dict[str, float]]
@@ -107,6 +108,7 @@ def detector_costs(readings: Sequence[Reading], limit: int = 50_000) -> dict[str
         "SeasonalZScore": _per_metric(sample, SeasonalZScore),
         "Flatline": _per_metric(sample, Flatline),
         "ShiftCusum": _per_metric(sample, ShiftCusum),
+        "FeatureTrees (HalfSpaceTrees)": _per_metric(sample, FeatureTrees),
         "AdaptiveThreshold": _threshold(sample),
         "DeviceDistance (per device reading)": _device(sample),
         "ChangePoint": _change_point(sample),

@@ -26,6 +26,7 @@ from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
 from online_models.anomaly.seasonal import SeasonalZScore
+from online_models.anomaly.trees import FeatureTrees
 
 Baseline = Callable[[], base.AnomalyDetector]
 
@@ -34,6 +35,7 @@ CANDIDATES: dict[str, Baseline] = {
     "ShiftCusum(2, 30)": lambda: ShiftCusum(allowance=2.0, limit=30.0),
     "ShiftCusum(1.5, 20)": lambda: ShiftCusum(allowance=1.5, limit=20.0),
     "ShiftCusum(1, 15)": lambda: ShiftCusum(allowance=1.0, limit=15.0),
+    "FeatureTrees (HalfSpaceTrees)": FeatureTrees,
 }
 """Name -> factory of the baseline paired with `Flatline` in the candidate detector."""
 

@@ -17,12 +17,14 @@ from online_models.anomaly.flatline import Flatline
 from online_models.anomaly.multivariate import DeviceDistance
 from online_models.anomaly.seasonal import SeasonalZScore
 from online_models.anomaly.threshold import AdaptiveThreshold
+from online_models.anomaly.trees import FeatureTrees
 
 __all__ = [
     "SIGNALS",
     "AdaptiveThreshold",
     "ChangePoint",
     "DeviceDistance",
+    "FeatureTrees",
     "Flatline",
     "MaxScore",
     "SeasonalZScore",

@@ -15,6 +15,7 @@ from online_models.anomaly import (
     AdaptiveThreshold,
     ChangePoint,
     DeviceDistance,
+    FeatureTrees,
     Flatline,
     MaxScore,
     SeasonalZScore,
@@ -28,6 +29,7 @@ DETECTORS = {
     "MaxScore": lambda: MaxScore([SeasonalZScore(), Flatline()]),
     "DeviceDistance": lambda: DeviceDistance(warmup=300),
     "ShiftCusum": ShiftCusum,
+    "FeatureTrees": FeatureTrees,
     **{f"default[{signal}]": (lambda s=signal: default_detector(s)) for signal in SIGNALS},
 }
 
