@@ -156,8 +156,10 @@ def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = Non
             resume,
         ),
     )
-    changes = op.flat_map(
-        "alert_changes", per_sensor, lambda key_rows: [(c[0], c) for c in key_rows[1].alert_changes]
+    changes = op.flat_map_batch(  # one call per batch: most Rows carry no alert change
+        "alert_changes",
+        per_sensor,
+        lambda batch: [(c[0], c) for _, rows in batch for c in rows.alert_changes],
     )
     per_district = op.stateful_batch(
         "districts",
