@@ -24,6 +24,7 @@ from online_models.anomaly import (
     ShiftCusum,
     default_detector,
 )
+from online_models.anomaly.likelihood import AnomalyLikelihood
 from online_models.anomaly.trees import FeatureTrees
 from online_models.maintenance import RemainingLife
 
@@ -109,6 +110,9 @@ def detector_costs(readings: Sequence[Reading], limit: int = 50_000) -> dict[str
         "Flatline": _per_metric(sample, Flatline),
         "ShiftCusum": _per_metric(sample, ShiftCusum),
         "FeatureTrees (HalfSpaceTrees)": _per_metric(sample, FeatureTrees),
+        "AnomalyLikelihood(SeasonalZScore)": _per_metric(
+            sample, lambda: AnomalyLikelihood(SeasonalZScore())
+        ),
         "AdaptiveThreshold": _threshold(sample),
         "DeviceDistance (per device reading)": _device(sample),
         "ChangePoint": _change_point(sample),

@@ -25,17 +25,22 @@ from online_models.anomaly import defaults
 from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
+from online_models.anomaly.likelihood import AnomalyLikelihood
 from online_models.anomaly.seasonal import SeasonalZScore
 from online_models.anomaly.trees import FeatureTrees
 
 Baseline = Callable[[], base.AnomalyDetector]
 
 CANDIDATES: dict[str, Baseline] = {
-    "SeasonalZScore (default)": SeasonalZScore,
+    "SeasonalZScore": SeasonalZScore,
     "ShiftCusum(2, 30)": lambda: ShiftCusum(allowance=2.0, limit=30.0),
     "ShiftCusum(1.5, 20)": lambda: ShiftCusum(allowance=1.5, limit=20.0),
     "ShiftCusum(1, 15)": lambda: ShiftCusum(allowance=1.0, limit=15.0),
     "FeatureTrees (HalfSpaceTrees)": FeatureTrees,
+    "AnomalyLikelihood(SeasonalZScore)": lambda: AnomalyLikelihood(SeasonalZScore()),
+    "SeasonalZScore + its AnomalyLikelihood (default)": lambda: MaxScore(
+        [SeasonalZScore(), AnomalyLikelihood(SeasonalZScore())]
+    ),
 }
 """Name -> factory of the baseline paired with `Flatline` in the candidate detector."""
 

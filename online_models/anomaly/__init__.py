@@ -14,6 +14,7 @@ from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.defaults import SIGNALS, default_detector, device_detector
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
+from online_models.anomaly.likelihood import AnomalyLikelihood
 from online_models.anomaly.multivariate import DeviceDistance
 from online_models.anomaly.seasonal import SeasonalZScore
 from online_models.anomaly.threshold import AdaptiveThreshold
@@ -22,6 +23,7 @@ from online_models.anomaly.trees import FeatureTrees
 __all__ = [
     "SIGNALS",
     "AdaptiveThreshold",
+    "AnomalyLikelihood",
     "ChangePoint",
     "DeviceDistance",
     "FeatureTrees",

@@ -13,6 +13,7 @@ from river import base
 from online_models.anomaly import (
     SIGNALS,
     AdaptiveThreshold,
+    AnomalyLikelihood,
     ChangePoint,
     DeviceDistance,
     FeatureTrees,
@@ -30,6 +31,7 @@ DETECTORS = {
     "DeviceDistance": lambda: DeviceDistance(warmup=300),
     "ShiftCusum": ShiftCusum,
     "FeatureTrees": FeatureTrees,
+    "AnomalyLikelihood": lambda: AnomalyLikelihood(SeasonalZScore()),
     **{f"default[{signal}]": (lambda s=signal: default_detector(s)) for signal in SIGNALS},
 }
 
