@@ -32,13 +32,13 @@ from online_models.anomaly.trees import FeatureTrees
 Baseline = Callable[[], base.AnomalyDetector]
 
 CANDIDATES: dict[str, Baseline] = {
-    "SeasonalZScore": SeasonalZScore,
+    "SeasonalZScore (default)": SeasonalZScore,
     "ShiftCusum(2, 30)": lambda: ShiftCusum(allowance=2.0, limit=30.0),
     "ShiftCusum(1.5, 20)": lambda: ShiftCusum(allowance=1.5, limit=20.0),
     "ShiftCusum(1, 15)": lambda: ShiftCusum(allowance=1.0, limit=15.0),
     "FeatureTrees (HalfSpaceTrees)": FeatureTrees,
     "AnomalyLikelihood(SeasonalZScore)": lambda: AnomalyLikelihood(SeasonalZScore()),
-    "SeasonalZScore + its AnomalyLikelihood (default)": lambda: MaxScore(
+    "SeasonalZScore + its AnomalyLikelihood": lambda: MaxScore(
         [SeasonalZScore(), AnomalyLikelihood(SeasonalZScore())]
     ),
 }
