@@ -31,6 +31,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import online_models
+
+MODEL_VERSION = f"online_models {online_models.__version__}"
+"""Version of the models written with each alert."""
+
 
 @dataclass(frozen=True)
 class AlertPolicy:
@@ -57,6 +62,50 @@ def severity(score: float) -> str:
         if score >= lowest:
             return name
     return SEVERITIES[-1][1]
+
+
+def alert_row(
+    alert_id: str,
+    sensor_id: str,
+    sensor_type: str,
+    kind: str,
+    metrics: str,
+    opened_ms: int,
+    peak: float,
+    count: int,
+    detector: str,
+    *,
+    closed_ms: int | None = None,
+    level: str | None = None,
+    detail: str | None = None,
+) -> tuple:
+    """A row of the lake's `alerts` table (in `dataflows.lake.TABLES` order).
+
+    The severity is that of the peak score unless `level` is given.
+
+    >>> alert_row("s@0", "s", "noise", "anomaly", "laeq", 0, 0.97, 3, "SeasonalZScore")[10]
+    'major'
+    """
+    return (
+        alert_id,
+        sensor_id,
+        sensor_type,
+        kind,
+        metrics,
+        opened_ms,
+        closed_ms,
+        peak,
+        count,
+        detector,
+        level or severity(peak),
+        MODEL_VERSION,
+        detail,
+    )
+
+
+def closure_row(alert_id: str, closed_ms: int, peak: float, metrics: str, count: int) -> tuple:
+    """A closing of an open alert, as the lake sink applies it to `alerts`."""
+    return (alert_id, closed_ms, peak, metrics, count, severity(peak))
 
 
 class AlertEpisodes:

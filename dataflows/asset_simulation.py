@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataflows.schema import AssetTruth
-from dataflows.simulation import DAY_MS, DISTRICTS
+from dataflows.simulation import DAY_MS, place
 
 HOUR_MS = 3_600_000
 ASSET_INTERVAL_MS = HOUR_MS
@@ -124,22 +124,21 @@ class Fleet:
     def __init__(self, seed: int, n_assets: int) -> None:
         self.seed = seed
         rng = np.random.default_rng([seed, 3])
-        district = rng.integers(0, len(DISTRICTS), n_assets)
-        jitter = rng.normal(0, 0.008, (n_assets, 2))
+        places = place(rng, n_assets)
         phase = rng.integers(0, 60, n_assets) * 60_000
         scale = rng.uniform(0.8, 1.2, n_assets)
         self.assets: list[SimAsset] = []
         for i in range(n_assets):
             asset_type = _TYPE_PATTERN[i % len(_TYPE_PATTERN)]
-            name, lat, lon = DISTRICTS[district[i]]
+            name, lat, lon = places[i]
             self.assets.append(
                 SimAsset(
                     i,
                     f"{asset_type}-{i:04d}",
                     asset_type,
                     name,
-                    round(lat + float(jitter[i, 0]), 5),
-                    round(lon + float(jitter[i, 1]) * 1.6, 5),
+                    lat,
+                    lon,
                     int(phase[i]),
                     float(scale[i]),
                 )
@@ -369,20 +368,3 @@ def whole_fleet(
         sim = AssetSimulator(fleet, asset_type, start_ms, end_ms, fault_rate)
         out.extend(sim.advance(end_ms + 1))
     return out
-
-
-def true_rul_h(truths: list[AssetTruth], asset_id: str, t_ms: int) -> float | None:
-    """The true RUL in hours of `asset_id` at `t_ms` from the simulator's truths.
-
-    >>> truth = [AssetTruth("a", "fan", 0, 10 * HOUR_MS)]
-    >>> true_rul_h(truth, "a", 4 * HOUR_MS)
-    6.0
-    """
-    latest = None
-    for truth in truths:
-        mine = truth.asset_id == asset_id and truth.from_ms <= t_ms
-        if mine and (latest is None or truth.from_ms >= latest.from_ms):
-            latest = truth
-    if latest is None:
-        return None
-    return (latest.failure_ms - t_ms) / HOUR_MS

@@ -34,9 +34,8 @@ from dataclasses import dataclass, field
 
 from bytewax.operators import StatefulBatchLogic
 
-from dataflows.alerting import severity
+from dataflows.alerting import alert_row, closure_row
 from dataflows.rows import Rows
-from dataflows.sensor_logic import MODEL_VERSION
 
 DETECTOR = "Corroboration"
 
@@ -106,20 +105,17 @@ class DistrictLogic(StatefulBatchLogic):
         for key in sorted(recent, key=lambda k: recent[k][2]):
             self._join(event, key, rows)
         rows.alerts.append(
-            (
+            alert_row(
                 event.alert_id,
                 district,
                 "district",
                 "city_event",
                 ",".join(sorted(event.types)),
                 opened,
-                None,
                 event.peak,
                 len(event.members),
                 DETECTOR,
-                severity(event.peak),
-                MODEL_VERSION,
-                self._detail(event),
+                detail=self._detail(event),
             )
         )
 
@@ -137,15 +133,9 @@ class DistrictLogic(StatefulBatchLogic):
         event = state.event
         if event is None or any(member in state.open_alerts for member in event.members):
             return
+        types = ",".join(sorted(event.types))
         rows.alert_closures.append(
-            (
-                event.alert_id,
-                ts,
-                event.peak,
-                ",".join(sorted(event.types)),
-                len(event.members),
-                severity(event.peak),
-            )
+            closure_row(event.alert_id, ts, event.peak, types, len(event.members))
         )
         state.event = None
 

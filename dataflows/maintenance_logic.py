@@ -39,10 +39,10 @@ from dataclasses import dataclass, field
 
 from bytewax.operators import StatefulBatchLogic
 
-from dataflows.alerting import AlertEpisodes, AlertPolicy, severity
+from dataflows.alerting import AlertEpisodes, AlertPolicy, alert_row, closure_row
 from dataflows.rows import Rows
 from dataflows.schema import AssetEvent, DeadLetter, Reading, now_ms, payload_text
-from dataflows.sensor_logic import MODEL_VERSION, sensor_unit
+from dataflows.sensor_logic import sensor_unit
 from online_models.maintenance import RemainingLife
 
 HOUR_MS = 3_600_000
@@ -212,24 +212,21 @@ class MaintenanceLogic(StatefulBatchLogic):
         what, alert_id, at, peak, metrics, count = change
         if what == "open":
             rows.alerts.append(
-                (
+                alert_row(
                     alert_id,
                     asset_id,
                     fleet.asset_type,
                     "maintenance",
                     metrics,
                     at,
-                    None,
                     peak,
                     count,
                     MAINTENANCE_DETECTOR,
-                    severity(peak),
-                    MODEL_VERSION,
-                    f"failure within {self.horizon_h:g} h",
+                    detail=f"failure within {self.horizon_h:g} h",
                 )
             )
         else:
-            rows.alert_closures.append((alert_id, at, peak, metrics, count, severity(peak)))
+            rows.alert_closures.append(closure_row(alert_id, at, peak, metrics, count))
 
     def _reject(self, rows: Rows, reading: Reading, reason: str) -> None:
         origin = reading.origin

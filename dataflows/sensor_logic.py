@@ -24,9 +24,8 @@ from datetime import UTC, datetime, timedelta
 from bytewax.operators import StatefulBatchLogic
 from river import base
 
-import online_models
 from dataflows.aggregation import MinuteBuckets
-from dataflows.alerting import AlertEpisodes, AlertPolicy, severity
+from dataflows.alerting import AlertEpisodes, AlertPolicy, alert_row, closure_row
 from dataflows.rows import Rows
 from dataflows.schema import (
     METRIC_INDEX,
@@ -43,9 +42,6 @@ from online_models.anomaly import (
     default_detector,
     device_detector,
 )
-
-MODEL_VERSION = f"online_models {online_models.__version__}"
-"""Version of the models written with each alert."""
 
 FAULT_DETECTORS = frozenset({"Flatline", "Dropout"})
 """Detectors whose alerts mean a faulty sensor rather than something happening in the city."""
@@ -244,24 +240,10 @@ class SensorLogic(StatefulBatchLogic):
                     (district, "open", alert_id, sensor_id, state.type, at, peak, origin)
                 )
             rows.alerts.append(
-                (
-                    alert_id,
-                    sensor_id,
-                    state.type,
-                    kind,
-                    metrics,
-                    at,
-                    None,
-                    peak,
-                    count,
-                    detector,
-                    severity(peak),
-                    MODEL_VERSION,
-                    None,
-                )
+                alert_row(alert_id, sensor_id, state.type, kind, metrics, at, peak, count, detector)
             )
         else:
-            rows.alert_closures.append((alert_id, at, peak, metrics, count, severity(peak)))
+            rows.alert_closures.append(closure_row(alert_id, at, peak, metrics, count))
             if district:
                 rows.alert_changes.append(
                     (district, "close", alert_id, sensor_id, state.type, at, peak, origin)
@@ -281,20 +263,19 @@ class SensorLogic(StatefulBatchLogic):
             minutes = gap_ms / 60_000
             since = datetime.fromtimestamp(silent_from / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
             rows.alerts.append(
-                (
+                alert_row(
                     f"{reading.sensor_id}@{reading.ts_ms}:dropout",
                     reading.sensor_id,
                     state.type,
                     "sensor_fault",
                     ",".join(reading.values),
                     reading.ts_ms,
-                    reading.ts_ms,
                     1.0,
                     0,
                     "Dropout",
-                    "major" if minutes >= 60 else "minor",
-                    MODEL_VERSION,
-                    f"silent {minutes:.0f} min after its reading at {since} UTC",
+                    closed_ms=reading.ts_ms,
+                    level="major" if minutes >= 60 else "minor",
+                    detail=f"silent {minutes:.0f} min after its reading at {since} UTC",
                 )
             )
             return

@@ -131,14 +131,30 @@ class SimSensor:
     noise: float  # relative noise
 
 
+def place(rng: np.random.Generator, n: int) -> list[tuple[str, float, float]]:
+    """(district, lat, lon) of `n` devices: a random district each, jittered around it.
+
+    >>> [district for district, _, _ in place(np.random.default_rng(1), 2)]
+    ['University', 'Riverside']
+    """
+    district = rng.integers(0, len(DISTRICTS), n)
+    jitter = rng.normal(0, 0.008, (n, 2))
+    out = []
+    for i in range(n):
+        name, lat, lon = DISTRICTS[district[i]]
+        out.append(
+            (name, round(lat + float(jitter[i, 0]), 5), round(lon + float(jitter[i, 1]) * 1.6, 5))
+        )
+    return out
+
+
 class City:
     """The sensors of a city, derived from the seed and the sensor count."""
 
     def __init__(self, seed: int, n_sensors: int) -> None:
         self.seed = seed
         rng = np.random.default_rng([seed, 0])
-        district = rng.integers(0, len(DISTRICTS), n_sensors)
-        jitter = rng.normal(0, 0.008, (n_sensors, 2))
+        places = place(rng, n_sensors)
         phase = rng.integers(0, INTERVAL_MS // TICK_MS, n_sensors) * TICK_MS
         level = rng.uniform(0.6, 1.5, n_sensors)
         second = rng.uniform(0.0, 1.0, n_sensors)
@@ -146,15 +162,15 @@ class City:
         self.sensors: list[SimSensor] = []
         for i in range(n_sensors):
             sensor_type = _TYPE_PATTERN[i % len(_TYPE_PATTERN)]
-            name, lat, lon = DISTRICTS[district[i]]
+            name, lat, lon = places[i]
             self.sensors.append(
                 SimSensor(
                     index=i,
                     sensor_id=f"{_ID_PREFIX[sensor_type]}-{i:05d}",
                     type=sensor_type,
                     district=name,
-                    lat=round(lat + float(jitter[i, 0]), 5),
-                    lon=round(lon + float(jitter[i, 1]) * 1.6, 5),
+                    lat=lat,
+                    lon=lon,
                     phase_ms=int(phase[i]),
                     level=float(level[i]),
                     second=float(second[i]),

@@ -25,6 +25,21 @@ def _iso(ms: int | None) -> str | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
+def _closed(
+    alert_id: str, sensor_id: str, closed: int, peak: float, metrics: str, n: int, level: str
+) -> dict:
+    return {
+        "event": "closed",
+        "alert_id": alert_id,
+        "sensor_id": sensor_id,
+        "closed_at": _iso(closed),
+        "peak_score": peak,
+        "metrics": metrics.split(","),
+        "anomalous_readings": n,
+        "severity": level,
+    }
+
+
 def alert_events(rows: Rows) -> list[dict]:
     """The alert changes in `rows` as JSON-ready events.
 
@@ -66,31 +81,10 @@ def alert_events(rows: Rows) -> list[dict]:
             }
         )
         if closed is not None:  # e.g. a dropout, known once the sensor is back
-            events.append(
-                {
-                    "event": "closed",
-                    "alert_id": alert_id,
-                    "sensor_id": sensor_id,
-                    "closed_at": _iso(closed),
-                    "peak_score": peak,
-                    "metrics": metrics.split(","),
-                    "anomalous_readings": count,
-                    "severity": level,
-                }
-            )
+            events.append(_closed(alert_id, sensor_id, closed, peak, metrics, count, level))
     for alert_id, closed, peak, metrics, n, level in rows.alert_closures:
-        events.append(
-            {
-                "event": "closed",
-                "alert_id": alert_id,
-                "sensor_id": alert_id.rsplit("@", 1)[0],
-                "closed_at": _iso(closed),
-                "peak_score": peak,
-                "metrics": metrics.split(","),
-                "anomalous_readings": n,
-                "severity": level,
-            }
-        )
+        sensor_id = alert_id.rsplit("@", 1)[0]
+        events.append(_closed(alert_id, sensor_id, closed, peak, metrics, n, level))
     return events
 
 
