@@ -15,7 +15,7 @@ Severity comes from the peak score (`severity`). Alert ids are `sensor@opened_ms
 
 >>> policy = AlertPolicy(min_duration_ms=60_000, recovery_ms=120_000, cooldown_ms=600_000)
 >>> episodes = AlertEpisodes(policy)
->>> episodes.observe("s1", 0, {"flow": 0.9}, 0.9)            # a candidate
+>>> episodes.observe("s1", 0, {"flow": 0.8}, 0.8)            # a candidate
 >>> episodes.observe("s1", 60_000, {"flow": 0.95}, 0.95)     # lasted a minute: opens
 ('open', 's1@0', 0, 0.95, 'flow', 2)
 >>> episodes.observe("s1", 120_000, {}, 0.6)                 # not yet clear (hysteresis)
@@ -45,7 +45,7 @@ class AlertPolicy:
     recovery_ms: int = 300_000
     clear_score: float = 0.5
     cooldown_ms: int = 900_000
-    critical_score: float = 0.95
+    critical_score: float = 0.9
 
 
 SEVERITIES = ((0.99, "critical"), (0.95, "major"), (0.0, "minor"))

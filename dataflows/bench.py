@@ -32,7 +32,7 @@ from dataflows.detector_cost import detector_costs
 from dataflows.schema import METRIC_INDEX, Label, validate
 from dataflows.settings import Settings
 from dataflows.simulation import whole_stream
-from online_models.anomaly import AdaptiveThreshold, default_detector
+from online_models.anomaly import default_detector, default_threshold
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 TARGET_FLOW_RATE = 50_000.0
@@ -99,7 +99,7 @@ def bench_bare(readings: list[tuple[str, str, int, dict[str, float]]]) -> dict[s
                 signal = METRIC_INDEX[(sensor_type, metric)].signal
                 model = models[(sensor_id, metric)] = (
                     default_detector(signal),
-                    AdaptiveThreshold(),
+                    default_threshold(sensor_type),
                 )
             detector, threshold = model
             x = {"value": value, "t": t}

@@ -32,10 +32,10 @@ from online_models.anomaly.trees import FeatureTrees
 Baseline = Callable[[], base.AnomalyDetector]
 
 CANDIDATES: dict[str, Baseline] = {
-    "SeasonalZScore (default)": SeasonalZScore,
-    "ShiftCusum(2, 30)": lambda: ShiftCusum(allowance=2.0, limit=30.0),
-    "ShiftCusum(1.5, 20)": lambda: ShiftCusum(allowance=1.5, limit=20.0),
-    "ShiftCusum(1, 15)": lambda: ShiftCusum(allowance=1.0, limit=15.0),
+    "ShiftCusum(1.5, 30) (default)": lambda: ShiftCusum(allowance=1.5, limit=30.0),
+    "ShiftCusum(2, 40)": lambda: ShiftCusum(allowance=2.0, limit=40.0),
+    "SeasonalZScore": SeasonalZScore,
+    "SeasonalZScore, hourly slots": lambda: SeasonalZScore(slot_minutes=60),
     "FeatureTrees (HalfSpaceTrees)": FeatureTrees,
     "AnomalyLikelihood(SeasonalZScore)": lambda: AnomalyLikelihood(SeasonalZScore()),
     "SeasonalZScore + its AnomalyLikelihood": lambda: MaxScore(
@@ -49,11 +49,11 @@ CANDIDATES: dict[str, Baseline] = {
 def baseline_swapped(baseline: Baseline) -> Iterator[None]:
     """Within the block, new `rhythmic` and `count` detectors use `baseline`.
 
-    >>> with baseline_swapped(lambda: ShiftCusum()):
+    >>> with baseline_swapped(SeasonalZScore):
     ...     type(defaults.default_detector("rhythmic").detectors[0]).__name__
-    'ShiftCusum'
-    >>> type(defaults.default_detector("rhythmic").detectors[0]).__name__
     'SeasonalZScore'
+    >>> type(defaults.default_detector("rhythmic").detectors[0]).__name__
+    'ShiftCusum'
     """
     saved = dict(defaults.SIGNALS)
     defaults.SIGNALS["rhythmic"] = lambda: MaxScore([baseline(), Flatline()])

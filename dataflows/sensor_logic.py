@@ -40,6 +40,7 @@ from online_models.anomaly import (
     ChangePoint,
     DeviceDistance,
     default_detector,
+    default_threshold,
     device_detector,
 )
 
@@ -203,7 +204,9 @@ class SensorLogic(StatefulBatchLogic):
             if model is None:
                 known = METRIC_INDEX.get((state.type, metric))
                 signal = known.signal if known is not None else "rhythmic"
-                model = models[metric] = MetricModel(default_detector(signal), AdaptiveThreshold())
+                model = models[metric] = MetricModel(
+                    default_detector(signal), default_threshold(state.type)
+                )
             x = {"value": value, "t": t}
             detector, threshold = model.detector, model.threshold
             score = detector.score_one(x)

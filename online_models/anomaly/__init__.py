@@ -6,12 +6,17 @@ anomalous) without changing the model, and `learn_one(x)` updates it. Always sco
 before learning it, so that it cannot hide itself.
 
 `AdaptiveThreshold` turns scores into flags, `MaxScore` combines detectors, and
-`default_detector(signal)` gives the sound default for a kind of signal.
+`default_detector(signal)` and `default_threshold(sensor_type)` give the measured defaults.
 """
 
 from online_models.anomaly.changepoint import ChangePoint
 from online_models.anomaly.cusum import ShiftCusum
-from online_models.anomaly.defaults import SIGNALS, default_detector, device_detector
+from online_models.anomaly.defaults import (
+    SIGNALS,
+    default_detector,
+    default_threshold,
+    device_detector,
+)
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
 from online_models.anomaly.likelihood import AnomalyLikelihood
@@ -32,5 +37,6 @@ __all__ = [
     "SeasonalZScore",
     "ShiftCusum",
     "default_detector",
+    "default_threshold",
     "device_detector",
 ]

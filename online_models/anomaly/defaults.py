@@ -12,23 +12,24 @@ from collections.abc import Callable
 
 from river import base
 
+from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
 from online_models.anomaly.multivariate import DeviceDistance
 from online_models.anomaly.seasonal import SeasonalZScore
+from online_models.anomaly.threshold import AdaptiveThreshold
 
 RECORDED = "recorded"
 """The sensor type of replayed devices (as in `dataflows.schema`)."""
 
 SIGNALS: dict[str, Callable[[], base.AnomalyDetector]] = {
-    # strong daily and weekly rhythm: traffic, noise, building load, water demand, pollution
-    # (adding the anomaly likelihood of the seasonal scores finds more level shifts but
-    # doubles the cost; see the README's detector sweep)
-    "rhythmic": lambda: MaxScore([SeasonalZScore(), Flatline()]),
-    # held near a set point (network pressure): a faster level, a lower z for half score
-    "steady": lambda: MaxScore([SeasonalZScore(level_alpha=0.05, half_score_z=3.0), Flatline()]),
+    # strong daily and weekly rhythm: traffic, noise, building load, water demand, pollution;
+    # the CUSUM of the seasonal residuals finds drifts and small shifts no single reading shows
+    "rhythmic": lambda: MaxScore([ShiftCusum(allowance=1.5, limit=30.0), Flatline()]),
+    # held near a set point (network pressure): a faster fallback level
+    "steady": lambda: MaxScore([SeasonalZScore(level_alpha=0.05), Flatline()]),
     # counts that sit at exact zeros at night: a stuck run must be longer to count
-    "count": lambda: MaxScore([SeasonalZScore(), Flatline(min_run=10)]),
+    "count": lambda: MaxScore([ShiftCusum(allowance=1.5, limit=30.0), Flatline(min_run=10)]),
 }
 """Factories of the default detector per kind of signal."""
 
@@ -48,6 +49,23 @@ def device_detector(sensor_type: str, n_metrics: int) -> base.AnomalyDetector | 
     if sensor_type == RECORDED and n_metrics >= 2:
         return DeviceDistance()
     return None
+
+
+def default_threshold(sensor_type: str) -> AdaptiveThreshold:
+    """The threshold that turns a metric's scores into flags.
+
+    The city's own sensor types get a fixed one (scores above 0.7): their detectors are
+    calibrated, and a threshold that rose with recent scores would let a slow drift or a
+    long level shift raise it out of reach. Recorded devices (replays) get one that also
+    follows the metric's recent 99.5 % score quantile, since a detector may fit an unknown
+    signal poorly.
+
+    >>> default_threshold("noise").step, default_threshold("recorded").step
+    (0.0, 0.01)
+    """
+    if sensor_type == RECORDED:
+        return AdaptiveThreshold()
+    return AdaptiveThreshold(step=0.0)
 
 
 def default_detector(signal: str = "rhythmic") -> base.AnomalyDetector:

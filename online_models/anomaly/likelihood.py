@@ -26,7 +26,7 @@ class AnomalyLikelihood(base.AnomalyDetector):
     >>> from online_models.anomaly.seasonal import SeasonalZScore
     >>> rng = random.Random(2)
     >>> model = AnomalyLikelihood(SeasonalZScore())
-    >>> t = 1767225600
+    >>> t = 1767571200  # a Monday
     >>> for i in range(3000):
     ...     model.learn_one({"value": 50 + rng.gauss(0, 1), "t": t + 60 * i})
     >>> usual = model.score_one({"value": 50.5, "t": t + 60 * 3000})

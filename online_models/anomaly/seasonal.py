@@ -13,29 +13,36 @@ _HOUR_S = 3_600.0
 class SeasonalZScore(base.AnomalyDetector):
     """Scores how far a reading lies from what is usual at that time of day.
 
-    The baseline is a mean per hour of the day, kept apart for weekdays and weekends
-    (48 slots), interpolated linearly between neighbouring hours. Until both neighbouring
-    slots have seen `min_slot_weight` readings, the baseline falls back to an exponentially
-    weighted level of recent readings, so the detector is useful from its first hour.
+    The baseline is a mean per `slot_minutes` of the day (half-hours by default), kept apart
+    for weekdays and weekends, interpolated linearly between neighbouring slots. Until both
+    neighbouring slots have seen `min_slot_weight` readings, the baseline falls back to an
+    exponentially weighted level of recent readings, so the detector is useful at once.
 
-    The residual is divided by a robust scale (exponentially weighted mean absolute
-    residual, as a standard deviation) and the resulting z maps to a score in [0, 1]:
-    `score = z² / (z² + half_score_z²)`, which is 0.5 at `z = half_score_z`.
-    Learning clips residuals at `clip` scales, so a spike barely moves the baseline, and
-    such outliers update the baseline five times and the scale a hundred times more
-    slowly, so that a long anomaly (a level shift) stays anomalous for hours instead of
-    widening the scale until it looks normal.
+    The residual is divided by the slot's own scale (mean absolute residual, as a standard
+    deviation, interpolated like the means), since noise is rarely the same at 3 am and at
+    rush hour. While a slot is young its scale is shrunk towards a prior: the scale of all
+    seasonal residuals, or their relative size times the expected value, whichever is larger
+    (noise may be constant or grow with the signal). The resulting z maps to a score in
+    [0, 1]: `score = z² / (z² + half_score_z²)`, which is 0.5 at `z = half_score_z`.
+
+    Slots learn slowly (running means at first, then weight `slot_alpha`) and clip
+    residuals at `clip` scales; such outliers move the means five times and the scales a
+    hundred times more slowly, so that a level shift stays anomalous for hours and a slow
+    drift cannot widen the scale on its way up.
 
     Parameters
     ----------
     slot_alpha
-        Smallest weight of a new reading in its slot mean (the first readings are averaged).
+        Smallest weight of a new reading in its slot (the first readings are averaged).
+    slot_minutes
+        Width of a slot; must divide a day.
     level_alpha
         Weight of a new reading in the fallback level.
     scale_alpha
-        Weight of a new absolute residual in the scale.
+        Weight of a new absolute residual in the fallback level's scale.
     min_slot_weight
-        Readings a slot needs before the seasonal baseline is trusted.
+        Readings a slot needs before the seasonal baseline is trusted; also the weight of
+        the prior in a young slot's scale.
     warmup
         Readings seen before any non-zero score.
     half_score_z
@@ -58,23 +65,27 @@ class SeasonalZScore(base.AnomalyDetector):
     >>> daily = 100 + 50 * math.sin(2 * math.pi * (t % 86400) / 86400)
     >>> round(model.score_one({"value": daily, "t": t}), 2)
     0.0
-    >>> round(model.score_one({"value": daily + 60, "t": t}), 2)
-    0.9
+    >>> round(model.score_one({"value": daily + 30, "t": t}), 2)  # six noise scales up
+    0.8
 
     """
 
     def __init__(
         self,
         slot_alpha: float = 0.01,
+        slot_minutes: int = 30,
         level_alpha: float = 0.1,
         scale_alpha: float = 0.02,
         min_slot_weight: float = 30.0,
         warmup: int = 10,
-        half_score_z: float = 3.5,
+        half_score_z: float = 2.6,
         clip: float = 4.0,
         utc_offset_hours: float = 0.0,
     ) -> None:
+        if slot_minutes <= 0 or 1440 % slot_minutes:
+            raise ValueError(f"slot_minutes must divide a day, got {slot_minutes}")
         self.slot_alpha = slot_alpha
+        self.slot_minutes = slot_minutes
         self.level_alpha = level_alpha
         self.scale_alpha = scale_alpha
         self.min_slot_weight = min_slot_weight
@@ -82,33 +93,56 @@ class SeasonalZScore(base.AnomalyDetector):
         self.half_score_z = half_score_z
         self.clip = clip
         self.utc_offset_hours = utc_offset_hours
-        self._means = [0.0] * 48
-        self._weights = [0.0] * 48
+        self._per_day = 1440 // slot_minutes
+        n = 2 * self._per_day
+        self._means = [0.0] * n
+        self._weights = [0.0] * n
+        self._scales = [0.0] * n
+        self._scale_weights = [0.0] * n
         self._level: float | None = None
-        self._seasonal_scale = 0.0
         self._level_scale = 0.0
+        self._seasonal_scale = 0.0  # prior of young slots' scales: absolute ...
+        self._seasonal_ratio = 0.0  # ... and relative to the expected value
+        self._seasonal_seen = 0
         self._seen = 0
+        self._memo: tuple[float, tuple] | None = None  # (t, expectation) until the next learn
+
+    def __getstate__(self) -> dict:
+        # the memo is a cache: not part of the model (scoring stays free of side effects)
+        return {**self.__dict__, "_memo": None}
 
     def _slots(self, t: float) -> tuple[int, int, float]:
         """The two neighbouring slots of time `t` and the weight of the second."""
         local = t + self.utc_offset_hours * _HOUR_S
         day = int(local // _DAY_S)
-        weekend = 24 if (day + 3) % 7 >= 5 else 0  # 1970-01-01 was a Thursday
-        position = (local - day * _DAY_S) / _HOUR_S - 0.5
+        per_day = self._per_day
+        weekend = per_day if (day + 3) % 7 >= 5 else 0  # 1970-01-01 was a Thursday
+        position = (local - day * _DAY_S) / (60.0 * self.slot_minutes) - 0.5
         low = math.floor(position)
         frac = position - low
-        return weekend + low % 24, weekend + (low + 1) % 24, frac
+        return weekend + low % per_day, weekend + (low + 1) % per_day, frac
 
     def _expectation(self, t: float) -> tuple[float, float, bool, tuple[int, int, float]]:
         """Expected value, its scale, whether it is seasonal, and the slots used."""
+        memo = self._memo
+        if memo is not None and memo[0] == t:
+            return memo[1]
         low, high, frac = slots = self._slots(t)
         weights = self._weights
-        if weights[low] >= self.min_slot_weight and weights[high] >= self.min_slot_weight:
+        k = self.min_slot_weight
+        if weights[low] >= k and weights[high] >= k:
             means = self._means
             expected = means[low] + frac * (means[high] - means[low])
-            return expected, self._seasonal_scale, True, slots
-        level = self._level if self._level is not None else 0.0
-        return level, self._level_scale, False, slots
+            prior = max(self._seasonal_scale, self._seasonal_ratio * abs(expected))
+            sw, scales = self._scale_weights, self._scales
+            s_low = (sw[low] * scales[low] + k * prior) / (sw[low] + k)
+            s_high = (sw[high] * scales[high] + k * prior) / (sw[high] + k)
+            result = (expected, s_low + frac * (s_high - s_low), True, slots)
+        else:
+            level = self._level if self._level is not None else 0.0
+            result = (level, self._level_scale, False, slots)
+        self._memo = (t, result)
+        return result
 
     def _sigma(self, scale: float, expected: float) -> float:
         # mean absolute deviation -> standard deviation for a normal, with a floor so that a
@@ -133,6 +167,7 @@ class SeasonalZScore(base.AnomalyDetector):
     def learn_one(self, x: dict) -> None:
         value = x["value"]
         expected, scale, seasonal, (low, high, frac) = self._expectation(x["t"])
+        self._memo = None
         sigma = self._sigma(scale, expected)
         outlier = False
         if self._seen >= self.warmup:
@@ -140,31 +175,45 @@ class SeasonalZScore(base.AnomalyDetector):
             outlier = abs(value - expected) > limit
             value = min(max(value, expected - limit), expected + limit)
         self._seen += 1
+        residual = abs(value - expected)
 
         # running means while young, exponential ones after: no cold-start bias towards 0;
-        # an outlier barely moves the scale, or a long anomaly would teach itself away
+        # an outlier barely moves a scale, or a long anomaly would teach itself away
         scale_alpha = max(self.scale_alpha, 1.0 / self._seen)
         if outlier:
             scale_alpha *= 0.01
-        residual = abs(value - expected)
-        if seasonal:
-            self._seasonal_scale += scale_alpha * (residual - self._seasonal_scale)
         if self._level is None:
             self._level = value
         else:
-            level_residual = abs(value - self._level)
-            self._level_scale += scale_alpha * (level_residual - self._level_scale)
+            self._level_scale += scale_alpha * (abs(value - self._level) - self._level_scale)
             self._level += max(self.level_alpha, 1.0 / self._seen) * (value - self._level)
-        if not seasonal:
-            # keep a seasonal scale ready for when the slots are trained
+        if seasonal:
+            # the prior learns as slowly as a slot does over a day
+            self._seasonal_seen += 1
+            g = max(self.slot_alpha / self._per_day, 1.0 / self._seasonal_seen)
+            if outlier:
+                g *= 0.01
+            self._seasonal_scale += g * (residual - self._seasonal_scale)
+            if expected:
+                ratio = min(residual / abs(expected), 1.0)
+                self._seasonal_ratio += g * (ratio - self._seasonal_ratio)
+        else:
+            # keep a prior ready for when the slots are trained
             self._seasonal_scale = self._level_scale
 
+        slot_alpha, means, weights = self.slot_alpha, self._means, self._weights
+        scales, scale_weights = self._scales, self._scale_weights
         for slot, weight in ((low, 1.0 - frac), (high, frac)):
             if weight <= 0.0:
                 continue
-            self._weights[slot] += weight
-            # a weighted running mean at first, an exponential one once the slot is trained
-            alpha = max(self.slot_alpha * weight, weight / self._weights[slot])
+            if seasonal:
+                scale_weights[slot] += weight
+                beta = max(slot_alpha * weight, weight / scale_weights[slot])
+                if outlier:
+                    beta *= 0.01
+                scales[slot] += beta * (residual - scales[slot])
+            weights[slot] += weight
+            alpha = max(slot_alpha * weight, weight / weights[slot])
             if outlier:
                 alpha *= 0.2
-            self._means[slot] += alpha * (value - self._means[slot])
+            means[slot] += alpha * (value - means[slot])
