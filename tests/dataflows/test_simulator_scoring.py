@@ -93,4 +93,4 @@ def test_detector_sweep_runs_every_candidate_and_restores_the_default(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [row["candidate"] for row in rows] == list(CANDIDATES)
     assert all(0 <= row["precision"] <= 1 and "spike" in row for row in rows)
-    assert type(default_detector("rhythmic").detectors[0]).__name__ == "SeasonalZScore"
+    assert type(default_detector("rhythmic").detectors[0]).__name__ == "ShiftCusum"
