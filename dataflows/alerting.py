@@ -45,7 +45,7 @@ class AlertPolicy:
     recovery_ms: int = 300_000
     clear_score: float = 0.5
     cooldown_ms: int = 900_000
-    critical_score: float = 0.9
+    critical_score: float = 0.85
 
 
 SEVERITIES = ((0.99, "critical"), (0.95, "major"), (0.0, "minor"))

@@ -26,18 +26,28 @@ from dataflows import lake
 def flatten(figures: Mapping[str, object], scope: str = "overall") -> Iterator[tuple]:
     """(scope, figure, value) for every number in `figures`; nested dicts become scopes.
 
+    A dict whose values are all dicts (per kind, per type) adds no scope of its own; deeper
+    scopes are joined with "/".
+
     >>> list(flatten({"f1": 0.5, "kinds": {"spike": {"recall": 1.0}}, "note": "x"}))
     [('overall', 'f1', 0.5), ('spike', 'recall', 1.0)]
+    >>> cold_start = {"f1": 0.4, "kinds": {"spike": {"f1": 0.3}}}
+    >>> [scope for scope, _, _ in flatten({"f1": 0.5, "cold_start": cold_start})]
+    ['overall', 'cold_start', 'cold_start/spike']
     """
     for name, value in figures.items():
         if isinstance(value, Mapping):
-            for inner, inner_value in value.items():
-                if isinstance(inner_value, Mapping):
-                    yield from flatten(inner_value, inner)
-                elif isinstance(inner_value, int | float) and not isinstance(inner_value, bool):
-                    yield (name, inner, float(inner_value))
+            if value and all(isinstance(inner, Mapping) for inner in value.values()):
+                for inner_name, inner in value.items():
+                    yield from flatten(inner, _within(scope, inner_name))
+            else:
+                yield from flatten(value, _within(scope, name))
         elif isinstance(value, int | float) and not isinstance(value, bool):
             yield (scope, name, float(value))
+
+
+def _within(scope: str, name: str) -> str:
+    return name if scope == "overall" else f"{scope}/{name}"
 
 
 def store_summary(lake_path: str | os.PathLike, dataset: str, figures: Mapping) -> datetime:

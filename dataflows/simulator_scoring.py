@@ -37,16 +37,23 @@ def score(
     probation_hours: float = PROBATION_HOURS,
     grace_s: float = GRACE_S,
     budget_per_sensor_day: float = BUDGET_PER_SENSOR_DAY,
+    until_hours: float | None = None,
 ) -> dict[str, object]:
-    """Per-kind and overall figures of the alerts in the lake of `con` (see module doc)."""
+    """Per-kind and overall figures of the alerts in the lake of `con` (see module doc).
+
+    Labels and alerts that start between `probation_hours` and `until_hours` (the end of
+    the run by default) after the first reading are scored.
+    """
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _span AS
-        SELECT min(ts) + to_seconds(CAST(? AS DOUBLE) * 3600) AS scored_from, max(ts) AS until,
+        SELECT min(ts) + to_seconds(CAST(? AS DOUBLE) * 3600) AS scored_from,
+               least(max(ts), coalesce(min(ts) + to_seconds(CAST(? AS DOUBLE) * 3600), max(ts)))
+                 AS until,
                count(DISTINCT sensor_id) AS sensors
         FROM readings
         """,
-        [probation_hours],
+        [probation_hours, until_hours],
     )
     con.execute(
         """
@@ -61,7 +68,8 @@ def score(
         SELECT a.alert_id, a.sensor_id, a.opened_at, a.peak_score,
                coalesce(a.closed_at, s.until) AS closed_at
         FROM alerts a, _span s
-        WHERE a.opened_at >= s.scored_from AND a.kind IN ('anomaly', 'sensor_fault')
+        WHERE a.opened_at BETWEEN s.scored_from AND s.until
+          AND a.kind IN ('anomaly', 'sensor_fault')
         """
     )
     grace = f"to_seconds(CAST({float(grace_s)} AS DOUBLE))"
@@ -148,7 +156,8 @@ def _city_events(con: duckdb.DuckDBPyConnection, grace: str) -> dict[str, float 
         CREATE OR REPLACE TEMP TABLE _city AS
         SELECT a.alert_id, a.sensor_id AS district, a.opened_at,
                coalesce(a.closed_at, s.until) AS closed_at
-        FROM alerts a, _span s WHERE a.kind = 'city_event' AND a.opened_at >= s.scored_from
+        FROM alerts a, _span s
+        WHERE a.kind = 'city_event' AND a.opened_at BETWEEN s.scored_from AND s.until
         """
     )
     matches = f"""

@@ -61,6 +61,12 @@ def test_hand_made_matches(tmp_path):
     assert figures["scored_days"] == 1.0 and figures["sensors"] == 2
     assert figures["false_alerts_per_sensor_day"] == 0.5
     assert figures["budget"] == 1 and figures["precision_at_budget"] == 1.0
+    # a window that ends at hour 58: the drift and the false alert are left out
+    window = score(
+        lake.connect(tmp_path, read_only=True), probation_hours=48, grace_s=600, until_hours=58
+    )
+    assert window["labels"] == 2 and window["alerts"] == 1 and window["precision"] == 1.0
+    assert window["scored_days"] == round(10 / 24, 2) and "drift" not in window["kinds"]
 
 
 def test_just_evaluate_simulator_prints_reports_and_stores(tmp_path, monkeypatch, capsys):
@@ -82,6 +88,15 @@ def test_just_evaluate_simulator_prints_reports_and_stores(tmp_path, monkeypatch
         ).fetchall()
     )
     assert stored["labels"] == figures["labels"] and stored["precision"] == figures["precision"]
+    # the first half after a shorter probation is scored apart: the cold start
+    cold = figures["cold_start"]
+    assert figures["probation_hours"] == 6 and cold["scored_days"] == round(4 / 24, 2)
+    assert figures["scored_days"] == round(6 / 24, 2) and "<th>F1 cold start</th>" in text
+    stored_cold = con.execute(
+        "SELECT value FROM evaluations WHERE dataset = 'simulator' AND scope = 'cold_start' "
+        "AND figure = 'labels'"
+    ).fetchone()
+    assert stored_cold == (cold["labels"],)
 
 
 def test_detector_sweep_runs_every_candidate_and_restores_the_default(capsys):
@@ -93,4 +108,5 @@ def test_detector_sweep_runs_every_candidate_and_restores_the_default(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [row["candidate"] for row in rows] == list(CANDIDATES)
     assert all(0 <= row["precision"] <= 1 and "spike" in row for row in rows)
+    assert all("cold_start_precision" in row and "cold_start_worst_f1" in row for row in rows)
     assert type(default_detector("rhythmic").detectors[0]).__name__ == "ShiftCusum"
