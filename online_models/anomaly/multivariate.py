@@ -23,13 +23,18 @@ class DeviceDistance(base.AnomalyDetector):
     the ratio `r` maps to `score = r² / (r² + (alarm_ratio / 2)²)`, which is 0.8 at
     `r = alarm_ratio`.
 
+    Some metrics have no fixed normal state: a temperature that climbs while a pump runs.
+    Each metric therefore gets a level that follows it, a local-level model (Harvey 1989,
+    ch. 2): its steady-state gain comes from the warm-up, from how much more the metric
+    moves over `drift_lag` readings than from one reading to the next, and each step of the
+    level is capped at `clip` noise scales, so that a slow drift is followed and a sudden
+    shift is not. A gain below `min_gain` is what white noise shows by chance (99 % of
+    400-reading warm-ups of white noise give less than 0.13): such a metric keeps the
+    warm-up's mean. The distance is that of the readings' deviations from these levels.
+
     After warm-up the normal state keeps adapting, slowly (weight `alpha`), and only from
     readings whose ratio is below 1, so that an anomaly cannot teach the model that it is
     normal. A reading whose set of metrics differs from the learnt one scores 0.
-
-    This is the T² chart of statistical process control (Hotelling 1947; Montgomery,
-    *Introduction to Statistical Quality Control*, ch. 11) learnt online, with
-    Ledoit-Wolf-style shrinkage of the covariance.
 
     Parameters
     ----------
@@ -43,6 +48,12 @@ class DeviceDistance(base.AnomalyDetector):
         Ratio of the smoothed distance to the warm-up's largest at which the score is 0.8.
     alpha
         Weight of a normal reading in the adapting mean and covariance after warm-up.
+    drift_lag
+        Readings over which a metric's drift is told from its noise during warm-up.
+    min_gain
+        Smallest gain of a metric's level; below it the level stays at the warm-up mean.
+    clip
+        Largest step of a level, in the metric's noise scales.
 
     Examples
     --------
@@ -71,16 +82,25 @@ class DeviceDistance(base.AnomalyDetector):
         warmup: int = 400,
         shrinkage: float = 1.0,
         smoothing: float = 0.95,
-        alarm_ratio: float = 1.5,
+        alarm_ratio: float = 1.15,
         alpha: float = 0.001,
+        drift_lag: int = 20,
+        min_gain: float = 0.15,
+        clip: float = 2.0,
     ) -> None:
         self.warmup = warmup
         self.shrinkage = shrinkage
         self.smoothing = smoothing
         self.alarm_ratio = alarm_ratio
         self.alpha = alpha
+        self.drift_lag = drift_lag
+        self.min_gain = min_gain
+        self.clip = clip
         self._keys: tuple[str, ...] | None = None
         self._seen: list[list[float]] = []
+        self._gains: np.ndarray | None = None  # per metric, of its level
+        self._steps: np.ndarray | None = None  # largest step of each level
+        self._levels: np.ndarray | None = None
         self._center: np.ndarray | None = None  # standardisation, fixed after warm-up
         self._scale: np.ndarray | None = None
         self._mean: np.ndarray | None = None  # adapting, in standard units
@@ -94,11 +114,17 @@ class DeviceDistance(base.AnomalyDetector):
     def _metrics(x: dict) -> tuple[str, ...]:
         return tuple(sorted(k for k in x if k != "t"))
 
-    def _z(self, x: dict) -> np.ndarray | None:
+    def _values(self, x: dict) -> np.ndarray | None:
         if self._precision is None or self._metrics(x) != self._keys:
             return None
-        values = np.fromiter((x[k] for k in self._keys), float, len(self._keys))
-        return (values - self._center) / self._scale - self._mean
+        return np.fromiter((x[k] for k in self._keys), float, len(self._keys))
+
+    def _standard(self, values: np.ndarray) -> np.ndarray:
+        return (values - self._levels - self._center) / self._scale - self._mean
+
+    def _z(self, x: dict) -> np.ndarray | None:
+        values = self._values(x)
+        return None if values is None else self._standard(values)
 
     def _distance(self, z: np.ndarray) -> float:
         return float(z @ self._precision @ z) / len(z)
@@ -145,9 +171,11 @@ class DeviceDistance(base.AnomalyDetector):
                 if len(self._seen) >= self.warmup:
                     self._fit_warmup()
             return
-        z = self._z(x)
-        if z is None:
+        values = self._values(x)
+        if values is None:
             return
+        z = self._standard(values)
+        self._follow(values)
         self._smoothed = self._smooth(self._smoothed, self._distance(z))
         if self._smoothed < self._reference and self.alpha > 0:
             self._mean = self._mean + self.alpha * z
@@ -157,12 +185,36 @@ class DeviceDistance(base.AnomalyDetector):
             if self._updates % 50 == 0:
                 self._precision = self._invert(self._cov)
 
+    def _follow(self, values: np.ndarray) -> None:
+        """One step of each metric's level towards `values`, capped (see the class doc)."""
+        step = np.clip(values - self._levels, -self._steps, self._steps)
+        self._levels = self._levels + self._gains * step
+
     def _invert(self, cov: np.ndarray) -> np.ndarray:
         d = len(cov)
         return np.linalg.inv((cov + self.shrinkage * np.eye(d)) / (1.0 + self.shrinkage))
 
+    def _fit_levels(self, data: np.ndarray) -> np.ndarray:
+        """Fit each metric's level model to the warm-up; return the deviations from it."""
+        lag = min(self.drift_lag, len(data) - 1)
+        # mean squares, not variances: a steady climb is a drift to follow as well
+        one = np.mean(np.diff(data, axis=0) ** 2, axis=0)
+        many = np.mean((data[lag:] - data[:-lag]) ** 2, axis=0) if lag > 1 else one
+        drift = np.maximum((many - one) / max(lag - 1, 1), 0.0)  # variance of a level step
+        noise = np.maximum((one - drift) / 2.0, 1e-24)
+        q = drift / noise
+        gains = (np.sqrt(q * q + 4.0 * q) - q) / 2.0  # steady-state Kalman gain
+        self._gains = np.where(gains >= self.min_gain, gains, 0.0)
+        self._steps = self.clip * np.sqrt(one / 2.0)
+        self._levels = np.where(self._gains > 0, data[0], data.mean(axis=0))
+        deviations = np.empty_like(data)
+        for i, row in enumerate(data):
+            deviations[i] = row - self._levels
+            self._follow(row)
+        return deviations
+
     def _fit_warmup(self) -> None:
-        data = np.asarray(self._seen)
+        data = self._fit_levels(np.asarray(self._seen))
         self._seen = []
         self._center = data.mean(axis=0)
         scale = data.std(axis=0)

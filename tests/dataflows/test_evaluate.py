@@ -27,11 +27,12 @@ def test_skab_protocols_on_three_files(tmp_path):
     rows = duckdb.sql(f"SELECT count(*) FROM read_csv('{root}/valve1/*.csv')").fetchone()[0]
     assert figures["files"] == 3
     assert figures["test_rows"] == rows - 3 * TRAINING_ROWS
-    # the device detector finds these valve closures (3 files gave F1 0.68, FAR 66 %,
-    # MAR 18 %, NAB 51.5): far from a detector that never fires, or always does
+    # the device detector finds these valve closures, the second best (valve1/2 is missed:
+    # its levels follow the anomaly; 3 files give FAR 6 %, MAR 57 %, NAB 25.5): far from a
+    # detector that never fires, or always does
     assert 0.5 < figures["f1"] <= 1
-    assert figures["far_percent"] < 90 and figures["mar_percent"] < 40
-    assert 30 < figures["nab_standard"] <= 100
+    assert figures["far_percent"] < 50 and figures["mar_percent"] < 70
+    assert 10 < figures["nab_standard"] <= 100
     nab = figures["nab"]
     assert set(nab) == {"standard", "reward_low_fp", "reward_low_fn"}
     assert nab["standard"]["every_change_point"] == figures["nab_standard"]

@@ -202,3 +202,27 @@ def test_change_point_finds_shifts_up_and_down_and_stays_quiet_on_noise():
     found = [i for i, v in enumerate(levels) if detector.update(v)]
     assert len(found) == 2
     assert 300 <= found[0] < 330 and 600 <= found[1] < 630
+
+
+def warming_pump(n: int, seed: int = 4, start: int = 0):
+    """The pump, its temperature climbing steadily as it runs (no fixed normal state)."""
+    for x, i in zip(pump(n, seed), range(start, start + n), strict=True):
+        yield {**x, "temperature": 40 + 0.02 * i + random.Random(i).gauss(0, 0.1)}
+
+
+def test_device_distance_follows_a_steady_drift_but_not_a_sudden_jump():
+    models = {"levels": DeviceDistance(), "fixed": DeviceDistance(min_gain=1.0)}
+    scores = {name: [] for name in models}
+    for x in warming_pump(1400):
+        for name, model in models.items():
+            scores[name].append(model.score_one(x))
+            model.learn_one(x)
+    assert max(scores["levels"][400:]) < 0.8  # the climb is followed
+    assert sum(s > 0.8 for s in scores["fixed"][400:]) > 900  # without levels: all alarm
+    model, jumped = models["levels"], []
+    for x in warming_pump(30, start=1400):  # three degrees up at once
+        x = {**x, "temperature": x["temperature"] + 3}
+        jumped.append(model.score_one(x))
+        model.learn_one(x)
+    assert min(jumped[5:20]) > 0.8
+    assert model.drivers(x)[0] == "temperature"
