@@ -36,6 +36,10 @@ class DeviceDistance(base.AnomalyDetector):
     readings whose ratio is below 1, so that an anomaly cannot teach the model that it is
     normal. A reading whose set of metrics differs from the learnt one scores 0.
 
+    This is the T² chart of statistical process control (Hotelling 1947; Montgomery,
+    *Introduction to Statistical Quality Control*, ch. 11) learnt online, with
+    Ledoit-Wolf-style shrinkage of the covariance.
+
     Parameters
     ----------
     warmup
