@@ -175,9 +175,9 @@ def evaluate_simulator(
 ) -> dict[str, object]:
     """Run the simulator for `hours` into a temporary lake and score alerts per kind.
 
-    The figures are those of the run's second half (at most its last week), once every
-    half-hour of a weekday and of a weekend day has been learnt; `cold_start` holds the
-    same figures for the first half after a shorter probation (at most 48 h).
+    The figures are scored after a probation of half the run (at most a week, by when every
+    half-hour of a weekday and of a weekend day has been learnt); `cold_start` holds the
+    same figures for that probation itself, after a shorter one (a third of it, at most 48 h).
     """
     env = {
         "CITY_SIM_SENSORS": str(sensors),

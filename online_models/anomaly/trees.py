@@ -14,9 +14,8 @@ class FeatureTrees(base.AnomalyDetector):
     trees cannot see, so the trees get features instead, each scaled into [0, 1]: the signed
     residual from a `SeasonalZScore` baseline (clipped at `clip` scales) and the change of
     that residual since the previous reading (the baseline already knows the time of day).
-    An anomaly is a reading
-    whose combination of these falls in a sparsely visited part of the space; the trees'
-    mass score is in [0, 1], higher for rarer.
+    An anomaly is a reading whose combination of these falls in a sparsely visited part of
+    the space; the trees' mass score is in [0, 1], higher for rarer.
 
     Examples
     --------

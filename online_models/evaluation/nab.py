@@ -107,12 +107,15 @@ def nab_score(
     """
     weights = PROFILES[profile] if isinstance(profile, str) else profile
     scored = [w for w in windows if probation_end is None or w[1] >= probation_end]
-    null = weights.a_fn * len(scored)
-    perfect = weights.a_tp * scaled_sigmoid(-1.0) * len(scored)
-    if perfect == null:
-        return 0.0
     raw = raw_score(detections, windows, weights, probation_end)
-    return 100.0 * (raw - null) / (perfect - null)
+    return _normalised(raw, len(scored), weights)
+
+
+def _normalised(raw: float, n_windows: int, weights: Profile) -> float:
+    """`raw` on NAB's scale: 0 for the null detector, 100 for the perfect one."""
+    null = weights.a_fn * n_windows
+    perfect = weights.a_tp * scaled_sigmoid(-1.0) * n_windows
+    return 0.0 if perfect == null else 100.0 * (raw - null) / (perfect - null)
 
 
 def corpus_score(
@@ -129,12 +132,8 @@ def corpus_score(
     46.5
     """
     weights = PROFILES[profile] if isinstance(profile, str) else profile
-    raw = null = perfect = 0.0
-    for detections, windows in corpus:
-        raw += raw_score(detections, windows, weights)
-        null += weights.a_fn * len(windows)
-        perfect += weights.a_tp * scaled_sigmoid(-1.0) * len(windows)
-    return 0.0 if perfect == null else 100.0 * (raw - null) / (perfect - null)
+    raw = sum(raw_score(detections, windows, weights) for detections, windows in corpus)
+    return _normalised(raw, sum(len(windows) for _, windows in corpus), weights)
 
 
 def best_threshold(
