@@ -3,11 +3,13 @@
 The per-sensor step reports each opening and closing of an `anomaly` alert with the sensor's
 district (sensor faults never take part: a stuck or silent sensor is its own problem). This
 step, keyed by district, opens a `city_event` alert when `min_sensors` different sensors of
-the district have anomaly alerts open that all opened within `window_ms`: a road closure
-or a pollution episode moves many sensors at once, a lone misbehaving sensor does not. Later
-anomaly alerts of the district join the open event; it closes when the last of its members
-closes. Each member is recorded in `alert_groups`, so that the alert page can show the one
-event instead of its many sensor alerts.
+one type in the district have anomaly alerts open that all opened within `window_ms`: a road
+closure moves many traffic loops at once and a pollution episode many air-quality stations,
+while a lone misbehaving sensor does not, nor do a few sensors of unrelated types whose own
+anomalies happen to coincide. The alerts of other types open in that window join the event
+(the noise that falls with the traffic), as do later anomaly alerts of the district; it
+closes when the last of its members closes. Each member is recorded in `alert_groups`, so
+that the alert page can show the one event instead of its many sensor alerts.
 
 A city-event alert names the district in `sensor_id`, `district` as `sensor_type`, the types
 of its sensors as `metrics`, `Corroboration` as detector and its members in `detail`; its
@@ -18,18 +20,26 @@ peak score is the highest of its members'; its id is `<district>@<opened ms>:cit
 ...     ("Centre", "open", "t1@0", "t1", "traffic_loop", 0, 0.9, None),
 ...     ("Centre", "open", "n1@60000", "n1", "noise", 60_000, 0.97, None),
 ... ])
->>> rows[0].alerts[0][:5], rows[0].alert_groups
+>>> rows[0].alerts  # two sensors, but of two types: no event yet
+[]
+>>> t2 = ("Centre", "open", "t2@120000", "t2", "traffic_loop", 120_000, 0.92, None)
+>>> rows, _ = logic.on_batch([t2])
+>>> rows[0].alerts[0][:5], [member for _, member in rows[0].alert_groups]
 (('Centre@0:city_event', 'Centre', 'district', 'city_event', 'noise,traffic_loop'), \
-[('Centre@0:city_event', 't1@0'), ('Centre@0:city_event', 'n1@60000')])
->>> rows, _ = logic.on_batch([("Centre", "close", "t1@0", "t1", "traffic_loop", 600_000, 0.9, None),
-...                           ("Centre", "close", "n1@60000", "n1", "noise", 900_000, 0.97, None)])
+['t1@0', 'n1@60000', 't2@120000'])
+>>> rows, _ = logic.on_batch([
+...     ("Centre", "close", "t1@0", "t1", "traffic_loop", 600_000, 0.9, None),
+...     ("Centre", "close", "n1@60000", "n1", "noise", 900_000, 0.97, None),
+...     ("Centre", "close", "t2@120000", "t2", "traffic_loop", 960_000, 0.92, None),
+... ])
 >>> rows[0].alert_closures[0][:3]
-('Centre@0:city_event', 900000, 0.97)
+('Centre@0:city_event', 960000, 0.97)
 """
 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from bytewax.operators import StatefulBatchLogic
@@ -98,7 +108,7 @@ class DistrictLogic(StatefulBatchLogic):
             for key, value in state.open_alerts.items()
             if value[2] >= ts - self.window_ms
         }
-        if len({sensor for sensor, *_ in recent.values()}) < self.min_sensors:
+        if not self._enough_of_one_type(recent.values()):
             return
         opened = min(value[2] for value in recent.values())
         event = state.event = CityEvent(f"{district}@{opened}:city_event", opened)
@@ -118,6 +128,12 @@ class DistrictLogic(StatefulBatchLogic):
                 detail=self._detail(event),
             )
         )
+
+    def _enough_of_one_type(self, alerts: Iterable[tuple[str, str, int, float]]) -> bool:
+        sensors_by_type: dict[str, set[str]] = {}
+        for sensor_id, sensor_type, *_ in alerts:
+            sensors_by_type.setdefault(sensor_type, set()).add(sensor_id)
+        return any(len(sensors) >= self.min_sensors for sensors in sensors_by_type.values())
 
     def _join(self, event: CityEvent, alert_id: str, rows: Rows) -> None:
         sensor_id, sensor_type, _, peak = self.state.open_alerts[alert_id]

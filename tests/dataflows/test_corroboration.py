@@ -12,9 +12,9 @@ from tests.conftest import ROOT, FlowRun, city_env, run_flow
 MIN = 60_000
 
 
-def opened(sensor: str, minute: float, district: str = "Harbour") -> tuple:
+def opened(sensor: str, minute: float, sensor_type: str = "traffic_loop") -> tuple:
     ts = int(minute * MIN)
-    return (district, "open", f"{sensor}@{ts}", sensor, "traffic_loop", ts, 0.9, ("p", ts))
+    return ("Harbour", "open", f"{sensor}@{ts}", sensor, sensor_type, ts, 0.9, ("p", ts))
 
 
 def closed(sensor: str, opened_minute: float, minute: float) -> tuple:
@@ -30,6 +30,27 @@ def run(changes: list[tuple], min_sensors: int = 3) -> list:
 def test_lone_sensors_and_spread_out_alerts_make_no_city_event():
     out = run([opened("a", 0), opened("a", 5), opened("b", 10), opened("c", 50)])
     assert not any(rows.alerts for rows in out)  # a twice, b, then c 50 min after a
+
+
+def test_sensors_of_unrelated_types_together_make_no_city_event():
+    out = run([opened("e", 0, "energy"), opened("w", 5, "water"), opened("q", 10, "air_quality")])
+    assert not any(rows.alerts for rows in out)
+
+
+def test_an_event_of_one_type_takes_in_the_other_types_open_with_it():
+    out = run(
+        [
+            opened("n", 0, "noise"),
+            opened("a", 5),
+            opened("b", 10),
+            opened("old", -40, "energy"),  # opened before the window: not a member
+            opened("c", 15),
+        ]
+    )
+    (event,) = [a for rows in out for a in rows.alerts]
+    assert event[0] == "Harbour@0:city_event" and event[4] == "noise,traffic_loop"
+    members = [member for rows in out for _, member in rows.alert_groups]
+    assert members == ["n@0", "a@300000", "b@600000", "c@900000"]
 
 
 def test_three_sensors_together_make_one_event_that_later_alerts_join():

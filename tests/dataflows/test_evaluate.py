@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import duckdb
@@ -38,3 +39,26 @@ def test_skab_protocols_on_three_files(tmp_path):
     assert nab["standard"]["every_change_point"] == figures["nab_standard"]
     for profile in nab.values():  # tuning the threshold over the corpus can only help
         assert profile["tuned"] >= profile["every_change_point"]
+
+
+def test_skab_sweep_shows_each_detector_with_and_without_the_device_detector(tmp_path, capsys):
+    from dataflows import sensor_logic
+    from dataflows.detector_sweep import CANDIDATES
+    from dataflows.detector_sweep import main as sweep_main
+
+    if not SKAB.exists():
+        assert not os.environ.get("CI"), f"{SKAB} is missing"
+        pytest.skip(f"{SKAB} is not beside this checkout")
+    root = tmp_path / "skab"
+    (root / "valve1").mkdir(parents=True)
+    (root / "valve1" / "1.csv").symlink_to(SKAB / "valve1" / "1.csv")
+    assert sweep_main(["skab", str(root), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 * len(CANDIDATES) + 1
+    deployed = {row["candidate"]: row for row in rows if row["device_distance"]}
+    alone = {row["candidate"]: row for row in rows if not row["device_distance"]}
+    assert set(alone) == set(CANDIDATES) and set(deployed) == {*CANDIDATES, rows[-1]["candidate"]}
+    default = next(iter(CANDIDATES))
+    # on its own the per-metric detector finds fewer anomalous rows than beside the device's
+    assert alone[default]["mar_percent"] > deployed[default]["mar_percent"]
+    assert sensor_logic.device_detector("recorded", 8) is not None  # restored
