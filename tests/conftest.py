@@ -30,6 +30,13 @@ SMALL_CITY = {
 }
 
 
+def require_shared_data(path: Path) -> None:
+    """Skip when the shared data at `path` is missing, except in CI: there it always is."""
+    if not path.exists():
+        assert not os.environ.get("CI"), f"{path} is missing"
+        pytest.skip(f"{path} is not beside this checkout")
+
+
 def city_env(lake: Path, **overrides: str) -> dict[str, str]:
     """The environment of a flow run on the small test city into `lake`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITY_")}

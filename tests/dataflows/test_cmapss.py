@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from dataflows import lake
 from dataflows.cmapss import evaluate_cmapss, read_engines
-from tests.conftest import ROOT, city_env, run_json
+from tests.conftest import ROOT, city_env, require_shared_data, run_json
 
 CMAPSS = ROOT.parent / "shared" / "data" / "cmapss"
 
@@ -81,9 +80,7 @@ def test_a_file_not_in_cmapss_layout_is_refused(tmp_path):
 
 def test_fd001_rmse_stays_below_the_published_lstm():
     """A quality guard, not a benchmark: 12.28 when written (`just evaluate cmapss`)."""
-    if not CMAPSS.exists():  # CI always has ../shared beside the clone: there this fails
-        assert not os.environ.get("CI"), f"{CMAPSS} is missing"
-        pytest.skip(f"{CMAPSS} is not beside this checkout")
+    require_shared_data(CMAPSS)
     figures = evaluate_cmapss(CMAPSS, progress=False)
     assert figures["train_engines"] == 100 and figures["test_engines"] == 100
     assert figures["rmse"] < 16.14

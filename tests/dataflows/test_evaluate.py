@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 
 import duckdb
-import pytest
 
 from dataflows.evaluate import TRAINING_ROWS, evaluate_skab
+from tests.conftest import require_shared_data
 from tests.dataflows.test_replay import SKAB
 
 
 def test_skab_protocols_on_three_files(tmp_path):
-    if not SKAB.exists():  # CI always has ../shared beside the clone: there this fails
-        assert not os.environ.get("CI"), f"{SKAB} is missing"
-        pytest.skip(f"{SKAB} is not beside this checkout")
+    require_shared_data(SKAB)
     root = tmp_path / "skab"
     (root / "valve1").mkdir(parents=True)
     for name in ["0.csv", "1.csv", "2.csv"]:
@@ -46,9 +43,7 @@ def test_skab_sweep_shows_each_detector_with_and_without_the_device_detector(tmp
     from dataflows.detector_sweep import CANDIDATES
     from dataflows.detector_sweep import main as sweep_main
 
-    if not SKAB.exists():
-        assert not os.environ.get("CI"), f"{SKAB} is missing"
-        pytest.skip(f"{SKAB} is not beside this checkout")
+    require_shared_data(SKAB)
     root = tmp_path / "skab"
     (root / "valve1").mkdir(parents=True)
     (root / "valve1" / "1.csv").symlink_to(SKAB / "valve1" / "1.csv")
