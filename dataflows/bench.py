@@ -29,6 +29,7 @@ from bytewax.testing import run_main
 from dataflows import lake
 from dataflows.city import build_flow
 from dataflows.detector_cost import detector_costs
+from dataflows.logs import configure_logging
 from dataflows.schema import METRIC_INDEX, Label, validate
 from dataflows.settings import Settings
 from dataflows.simulation import whole_stream
@@ -224,4 +225,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

@@ -28,6 +28,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dataflows import kafka_broker, kafka_io, lake
 from dataflows.bench import bench_flow, progress
+from dataflows.logs import configure_logging
 from dataflows.produce import produce
 from dataflows.schema import now_ms
 from dataflows.settings import PROJECT_ROOT, Settings
@@ -141,7 +142,7 @@ def latency(
             **flow_env,
         )
         flow = subprocess.Popen(
-            [sys.executable, "-m", "bytewax.run", "dataflows.city:flow"],
+            [sys.executable, "-m", "bytewax.run", "dataflows.city:build_flow()"],
             env=env,
             cwd=PROJECT_ROOT,
             stderr=subprocess.DEVNULL,
@@ -229,4 +230,5 @@ def run(
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     print(json.dumps(run(Settings.from_env())))

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from dataflows import kafka_broker, lake
 from dataflows.asset_simulation import whole_fleet
+from dataflows.logs import configure_logging
 from dataflows.produce import produce
 from dataflows.schema import ASSET_TYPES, AssetTruth, Label, validate
 from dataflows.settings import PROJECT_ROOT, Settings
@@ -218,4 +219,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

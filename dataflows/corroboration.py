@@ -11,6 +11,10 @@ anomalies happen to coincide. The alerts of other types open in that window join
 closes when the last of its members closes. Each member is recorded in `alert_groups`, so
 that the alert page can show the one event instead of its many sensor alerts.
 
+If handling one alert change raises, it is dead-lettered as `internal_error` and the
+district's state starts afresh (written to `model_resets`). A district with no alert change
+for `ttl_ms` (on the flow's clock) leaves the state, its open event closed.
+
 A city-event alert names the district in `sensor_id`, `district` as `sensor_type`, the types
 of its sensors as `metrics`, `Corroboration` as detector and its members in `detail`; its
 peak score is the highest of its members'; its id is `<district>@<opened ms>:city_event`.
@@ -38,16 +42,22 @@ peak score is the highest of its members'; its id is `<district>@<opened ms>:cit
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from bytewax.operators import StatefulBatchLogic
 
 from dataflows.alerting import alert_row, closure_row
+from dataflows.isolation import FlowStopped, StepGuard
 from dataflows.rows import Rows
+from dataflows.schema import DeadLetter, duration_text, now_ms, payload_text
 
 DETECTOR = "Corroboration"
+STEP = "districts"
+DAY_MS = 86_400_000
 
 
 @dataclass
@@ -68,25 +78,93 @@ class DistrictState:
 
     open_alerts: dict[str, tuple[str, str, int, float]] = field(default_factory=dict)
     event: CityEvent | None = None
+    latest_ms: int = 0
+    district: str | None = None
 
 
 class DistrictLogic(StatefulBatchLogic):
     """The per-district step: alert changes in, city-event alerts out (one `Rows`)."""
 
-    def __init__(self, window_ms: int, min_sensors: int, resume: bytes | None = None) -> None:
+    def __init__(
+        self,
+        window_ms: int,
+        min_sensors: int,
+        resume: bytes | None = None,
+        ttl_ms: int = 7 * DAY_MS,
+        guard: StepGuard | None = None,
+    ) -> None:
         self.window_ms = window_ms
         self.min_sensors = min_sensors
+        self.ttl_ms = ttl_ms
+        self.guard = guard or StepGuard(STEP)
         self.state: DistrictState = pickle.loads(resume) if resume is not None else DistrictState()
+        self._expires_at = datetime.now(UTC) + timedelta(milliseconds=ttl_ms)
 
     def on_batch(self, values: list[tuple]) -> tuple[list[Rows], bool]:
         rows = Rows()
-        for district, what, alert_id, sensor_id, sensor_type, ts, peak, origin in values:
-            rows.note(origin)
-            if what == "open":
-                self._opened(district, alert_id, sensor_id, sensor_type, ts, peak, rows)
-            else:
-                self._closed(alert_id, ts, rows)
+        failures = 0
+        for change in values:
+            mark = rows.mark()
+            try:
+                self._change(change, rows)
+            except FlowStopped:
+                raise
+            except Exception as error:  # the record's fault, not the flow's: see `isolation`
+                failures += 1
+                rows.rollback(mark)
+                self._failed(change, error, rows)
+        if failures < len(values):
+            self.guard.succeeded()
+        self._expires_at = datetime.now(UTC) + timedelta(milliseconds=self.ttl_ms)
         return [rows], False
+
+    def _change(self, change: tuple, rows: Rows) -> None:
+        district, what, alert_id, sensor_id, sensor_type, ts, peak, origin = change
+        rows.note(origin)
+        state = self.state
+        if ts - state.latest_ms > self.ttl_ms:  # alerts of sensors long gone: forget them
+            oldest = ts - self.ttl_ms
+            state.open_alerts = {k: v for k, v in state.open_alerts.items() if v[2] >= oldest}
+        state.latest_ms = max(state.latest_ms, ts)
+        state.district = district
+        if what == "open":
+            self._opened(district, alert_id, sensor_id, sensor_type, ts, peak, rows)
+        else:
+            self._closed(alert_id, ts, rows)
+
+    def _failed(self, change: tuple, error: Exception, rows: Rows) -> None:
+        origin = change[-1] if change and isinstance(change[-1], tuple) else None
+        position = None if origin is None else f"{origin[0]}/{origin[1]}"
+        reason = self.guard.failed(error, position)
+        district = change[0] if change and isinstance(change[0], str) else None
+        rows.dead_letters.append(
+            DeadLetter(now_ms(), STEP, position, None, reason, payload_text(list(change)))
+        )
+        ts = change[5] if len(change) > 5 and isinstance(change[5], int) else self.state.latest_ms
+        with contextlib.suppress(Exception):  # the state is thrown away anyway
+            self._close_event(ts, rows)
+        self.state = DistrictState(latest_ms=self.state.latest_ms, district=district)
+        rows.model_resets.append((ts, STEP, district, "state", reason, position))
+
+    def on_notify(self) -> tuple[list[Rows], bool]:
+        """No alert change for `ttl_ms`: the district leaves the state."""
+        rows = Rows()
+        self._close_event(self.state.latest_ms, rows)
+        if self.state.latest_ms:
+            rows.model_resets.append(
+                (
+                    self.state.latest_ms,
+                    STEP,
+                    self.state.district,
+                    "state",
+                    f"expired: silent for {duration_text(self.ttl_ms)}",
+                    None,
+                )
+            )
+        return [rows], True
+
+    def notify_at(self) -> datetime | None:
+        return self._expires_at
 
     def _opened(
         self,
@@ -149,11 +227,17 @@ class DistrictLogic(StatefulBatchLogic):
         event = state.event
         if event is None or any(member in state.open_alerts for member in event.members):
             return
+        self._close_event(ts, rows)
+
+    def _close_event(self, ts: int, rows: Rows) -> None:
+        event = self.state.event
+        if event is None:
+            return
         types = ",".join(sorted(event.types))
         rows.alert_closures.append(
             closure_row(event.alert_id, ts, event.peak, types, len(event.members))
         )
-        state.event = None
+        self.state.event = None
 
     @staticmethod
     def _detail(event: CityEvent) -> str:

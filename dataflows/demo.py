@@ -16,6 +16,7 @@ import time
 import urllib.request
 
 import dashboard.__main__ as dashboard_main
+from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 
 DEMO_DEFAULTS = {
@@ -54,6 +55,9 @@ def main() -> int:
     env = {**DEMO_DEFAULTS, **os.environ}
     settings = Settings.from_env(env)
     flow = subprocess.Popen([sys.executable, "-m", "dataflows.run"], env=env)
+    warning = dashboard_main.exposure_warning(settings)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     board = subprocess.Popen(dashboard_main.command(settings), env=env, stdout=subprocess.DEVNULL)
     processes = [flow, board]
     url = dashboard_main.url(settings)
@@ -90,4 +94,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

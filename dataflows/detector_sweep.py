@@ -30,6 +30,8 @@ from river import base
 
 from dataflows import sensor_logic
 from dataflows.evaluate import DEFAULT_SKAB, evaluate_simulator, evaluate_skab
+from dataflows.logs import configure_logging
+from dataflows.settings import Settings
 from online_models.anomaly import defaults
 from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.ensemble import MaxScore
@@ -165,4 +167,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

@@ -64,6 +64,7 @@ from bytewax.testing import run_main
 from dataflows import asset_evaluation, cmapss, lake, simulator_scoring
 from dataflows.city import build_flow
 from dataflows.evaluation_report import store_summary, write_report
+from dataflows.logs import configure_logging
 from dataflows.settings import PROJECT_ROOT, Settings
 from dataflows.sources.recorded import ReplaySpec
 from online_models.evaluation import PROFILES
@@ -400,4 +401,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

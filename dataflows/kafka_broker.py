@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 
 KAFKA_VERSION = "4.1.1"
@@ -331,4 +332,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

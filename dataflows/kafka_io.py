@@ -23,13 +23,14 @@ import logging
 import time
 from typing import Any, NamedTuple
 
-from dataflows.schema import DeadLetter, Reading, now_ms, payload_text, validate
+from dataflows.limits import MessageLimits, parse_json
+from dataflows.schema import AssetEvent, DeadLetter, Reading, now_ms, payload_text, validate
 from dataflows.settings import Settings
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 1_000_000
-"""Largest reading message accepted (the broker's default limit is about the same)."""
+KAFKA_LIMITS = MessageLimits(allow_recorded=False)
+"""What a message from Kafka may cost by default (`Settings.message_limits`)."""
 
 
 class KafkaRecord(NamedTuple):
@@ -73,13 +74,18 @@ def describe(settings: Settings) -> str:
     return f"{settings.kafka_bootstrap_servers} ({settings.kafka_security_protocol}{user})"
 
 
-def ensure_topic(settings: Settings, topic: str, partitions: int) -> int:
-    """Create `topic` with `partitions` partitions if it is missing; its partition count."""
+def ensure_topic(settings: Settings, topic: str, partitions: int, timeout_ms: int = 30_000) -> int:
+    """Create `topic` with `partitions` partitions if it is missing; its partition count.
+
+    Waits up to `timeout_ms` for the brokers to answer (`NoBrokersAvailable` after that).
+    """
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(**client_config(settings))
+    admin = KafkaAdminClient(
+        **client_config(settings), bootstrap_timeout_ms=timeout_ms, request_timeout_ms=timeout_ms
+    )
     try:
         if topic not in admin.list_topics():
             try:
@@ -109,33 +115,21 @@ def encode(message: Any) -> tuple[bytes | None, bytes]:
     return None, str(message).encode()
 
 
-def decode(record: KafkaRecord, source: str = "kafka") -> tuple[Reading | None, list[DeadLetter]]:
+def decode(
+    record: KafkaRecord, source: str = "kafka", limits: MessageLimits = KAFKA_LIMITS
+) -> tuple[Reading | AssetEvent | None, list[DeadLetter]]:
     """The reading in a record, or dead letters saying why there is none (or only a part)."""
     origin = (record.source_partition, record.offset)
     value = record.value
-    reason = None
-    raw: Any = value
     if value is None:
         reason = "missing_value: the record has no value (a tombstone?)"
-    elif len(value) > MAX_MESSAGE_BYTES:
-        reason = f"oversized: {len(value)} bytes, limit {MAX_MESSAGE_BYTES}"
     else:
         try:
-            text = value.decode("utf-8")
-        except UnicodeDecodeError:
-            reason = "bad_encoding: not UTF-8"
+            raw = parse_json(value, limits)
+        except ValueError as error:
+            reason = str(error)
         else:
-            try:
-                raw = json.loads(text)
-            except (json.JSONDecodeError, RecursionError) as error:
-                reason = (
-                    f"bad_json: {error}"
-                    if isinstance(error, json.JSONDecodeError)
-                    else ("bad_json: nested too deeply")
-                )
-    if reason is not None:
-        key = record.key.decode("utf-8", "replace")[:128] if record.key else None
-        payload = payload_text(value or b"")
-        position = f"{origin[0]}/{origin[1]}"
-        return None, [DeadLetter(now_ms(), source, position, key, reason, payload)]
-    return validate(raw, source, origin)
+            return validate(raw, source, origin, limits)
+    key = payload_text(record.key[:128]) if record.key else None
+    position = f"{origin[0]}/{origin[1]}"
+    return None, [DeadLetter(now_ms(), source, position, key, reason, payload_text(value or b""))]

@@ -28,8 +28,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from dataflows.isolation import internal_error
+from dataflows.logs import configure_logging
 from dataflows.rows import Rows
-from dataflows.schema import SENSOR_TYPES, now_ms
+from dataflows.schema import SENSOR_TYPES, now_ms, payload_text
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +160,30 @@ TABLES: dict[str, list[tuple[str, str, pa.DataType]]] = {
     "alert_groups": [
         ("group_id", "VARCHAR", pa.string()),
         ("alert_id", "VARCHAR", pa.string()),
+    ],
+    "model_resets": [
+        ("reset_at", "TIMESTAMPTZ", TS),
+        ("step", "VARCHAR", pa.string()),
+        ("key", "VARCHAR", pa.string()),
+        ("what", "VARCHAR", pa.string()),
+        ("reason", "VARCHAR", pa.string()),
+        ("position", "VARCHAR", pa.string()),
+    ],
+    "data_gaps": [
+        ("detected_at", "TIMESTAMPTZ", TS),
+        ("source_partition", "VARCHAR", pa.string()),
+        ("first_offset", "BIGINT", pa.int64()),
+        ("last_offset", "BIGINT", pa.int64()),
+        ("missing", "BIGINT", pa.int64()),
+        ("reason", "VARCHAR", pa.string()),
+    ],
+    "alert_deliveries": [
+        ("event_id", "VARCHAR", pa.string()),
+        ("alert_id", "VARCHAR", pa.string()),
+        ("channel", "VARCHAR", pa.string()),
+        ("status", "VARCHAR", pa.string()),
+        ("attempted_at", "TIMESTAMPTZ", TS),
+        ("detail", "VARCHAR", pa.string()),
     ],
     "sink_progress": [
         ("source_partition", "VARCHAR", pa.string()),
@@ -374,19 +400,36 @@ NATURAL_KEYS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "model_metrics": (("model", "ts"), "ts"),
     "asset_truth": (("asset_id", "from_ts"), "from_ts"),
     "alert_groups": (("group_id", "alert_id"), None),
+    "model_resets": (("step", "key", "reset_at", "reason"), "reset_at"),
+    "data_gaps": (("source_partition", "first_offset"), None),
+    "alert_deliveries": (("event_id", "channel", "status"), None),
 }
 """Columns that identify a row of each table, and the time column that bounds the search."""
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
     """Append row tuples (in the column order of `TABLES[table]`) to `table`."""
-    _insert(con, table, TABLES[table], rows)
+    unbuildable = _insert(con, table, TABLES[table], rows)
+    if unbuildable:
+        raise ValueError(f"{len(unbuildable)} rows of {table} do not fit its columns")
 
 
 def _insert(
     con: duckdb.DuckDBPyConnection, table: str, columns: list, rows: list, dedup: bool = False
-) -> None:
-    con.register("_batch", arrow_table(columns, rows))
+) -> list[tuple[tuple, Exception]]:
+    """Insert `rows`; the rows that do not fit the table's columns, with why, are left out."""
+    unbuildable: list[tuple[tuple, Exception]] = []
+    try:
+        batch = arrow_table(columns, rows)
+    except Exception as error:  # one row's fault: find it, keep the rest
+        rows, unbuildable = _buildable(columns, rows)
+        if not unbuildable:
+            raise
+        log.warning("%d rows of %s do not fit its columns: %s", len(unbuildable), table, error)
+        if not rows:
+            return unbuildable
+        batch = arrow_table(columns, rows)
+    con.register("_batch", batch)
     try:
         if table == "sensors":
             con.execute(
@@ -409,6 +452,30 @@ def _insert(
             con.execute(f"INSERT INTO {table} SELECT * FROM _batch")
     finally:
         con.unregister("_batch")
+    return unbuildable
+
+
+def _buildable(columns: list, rows: list) -> tuple[list, list[tuple[tuple, Exception]]]:
+    """Split `rows` into those that make an Arrow table with `columns` and those that do not."""
+    good, bad = [], []
+    for row in rows:
+        try:
+            arrow_table(columns, [row])
+        except Exception as error:
+            bad.append((row, error))
+        else:
+            good.append(row)
+    return good, bad
+
+
+def _unbuildable_letter(table: str, row: tuple, error: Exception) -> tuple:
+    """The dead letter of a row that could not be written: its table, key and reason."""
+    keys = NATURAL_KEYS.get(table, ((TABLES[table][0][0],), None))[0]
+    names = [name for name, _, _ in TABLES[table]]
+    key = ",".join(payload_text(row[names.index(k)]) for k in keys if k in names)[:200]
+    first = row[0] if row and isinstance(row[0], str) else None
+    sensor_id = None if first is None else payload_text(first)[:128]
+    return (now_ms(), "lake", f"{table}:{key}", sensor_id, internal_error(error), payload_text(row))
 
 
 def committed_offsets(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -456,6 +523,7 @@ def write(
 
 
 def _write_tables(con: duckdb.DuckDBPyConnection, rows: Rows, dedup: bool) -> None:
+    letters = []
     for table in (
         "sensors",
         "readings",
@@ -469,15 +537,26 @@ def _write_tables(con: duckdb.DuckDBPyConnection, rows: Rows, dedup: bool) -> No
         "model_metrics",
         "asset_truth",
         "alert_groups",
+        "model_resets",
+        "data_gaps",
+        "alert_deliveries",
     ):
         batch = getattr(rows, table)
         if batch:
-            _insert(con, table, TABLES[table], batch, dedup)
+            for row, error in _insert(con, table, TABLES[table], batch, dedup):
+                letters.append(_unbuildable_letter(table, row, error))
     if rows.alert_closures:
-        _close_alerts(con, rows.alert_closures)
+        letters += _close_alerts(con, rows.alert_closures)
+    if letters:
+        _insert(con, "dead_letters", TABLES["dead_letters"], letters, dedup)
 
 
-def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[tuple]) -> None:
+def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[tuple]) -> list[tuple]:
+    """Apply alert closures; the dead letters of closures that do not fit the columns."""
+    closures, unbuildable = _buildable(_CLOSURES, closures)
+    letters = [_unbuildable_letter("alerts", row, error) for row, error in unbuildable]
+    if not closures:
+        return letters
     con.register("_closures", arrow_table(_CLOSURES, closures))
     try:
         con.execute(
@@ -488,6 +567,7 @@ def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[tuple]) -> None
         )
     finally:
         con.unregister("_closures")
+    return letters
 
 
 def compact(
@@ -505,6 +585,7 @@ def compact(
     cutoff = datetime.now(UTC) - timedelta(seconds=keep_snapshots_s)
     meta = f"__ducklake_metadata_{CATALOG}"
     with writer_lock(lake):
+        prune_progress(con)
         con.execute(f"CALL ducklake_merge_adjacent_files('{CATALOG}')")
         old = con.execute(
             f"SELECT list(snapshot_id ORDER BY snapshot_id) FROM ducklake_snapshots('{CATALOG}') "
@@ -531,6 +612,20 @@ def compact(
                     [[file_id for file_id, _, _ in freed]],
                 )
     return {"expired_snapshots": len(old or []), "deleted_files": len(freed)}
+
+
+def prune_progress(con: duckdb.DuckDBPyConnection) -> int:
+    """Keep of `sink_progress` only what recovery needs: each partition's highest mark.
+
+    Every transaction of the flow adds a row per source partition; without pruning, the table
+    grows for ever. Returns the number of rows deleted.
+    """
+    with transaction(con):
+        return con.execute(
+            "DELETE FROM sink_progress WHERE max_offset < "
+            "(SELECT max(p.max_offset) FROM sink_progress p "
+            "WHERE p.source_partition = sink_progress.source_partition)"
+        ).fetchone()[0]
 
 
 RETENTION: dict[str, tuple[str, bool]] = {
@@ -586,4 +681,7 @@ def maintain(settings_env: dict[str, str] | None = None) -> dict[str, object]:
 
 
 if __name__ == "__main__":
+    from dataflows.settings import Settings
+
+    configure_logging(Settings.from_env())
     print(maintain())

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from kafka import KafkaProducer
 
 from dataflows import kafka_io, lake
+from dataflows.logs import configure_logging
 from dataflows.rows import Rows
 from dataflows.schema import AssetTruth, Label
 from dataflows.settings import Settings
@@ -130,4 +131,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

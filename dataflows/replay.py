@@ -25,6 +25,7 @@ from bytewax.testing import run_main
 
 from dataflows import lake
 from dataflows.city import build_flow
+from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 from dataflows.sources.recorded import ReplaySpec, plan
 
@@ -91,4 +92,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

@@ -34,6 +34,9 @@ class Rows:
     model_metrics: list[tuple] = field(default_factory=list)
     asset_truth: list[tuple] = field(default_factory=list)
     alert_groups: list[tuple] = field(default_factory=list)
+    model_resets: list[tuple] = field(default_factory=list)
+    data_gaps: list[tuple] = field(default_factory=list)
+    alert_deliveries: list[tuple] = field(default_factory=list)
     alert_changes: list[tuple] = field(default_factory=list)
     """Not a table: anomaly alerts opened or closed, for the district step (`corroboration`)."""
     origins: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -62,6 +65,15 @@ class Rows:
             self.note((part, low))
             self.note((part, high))
 
+    def mark(self) -> tuple[int, ...]:
+        """The length of every list, to take back what is appended after (`rollback`)."""
+        return tuple(len(getattr(self, name)) for name in _LISTS)
+
+    def rollback(self, mark: tuple[int, ...]) -> None:
+        """Remove the rows appended since `mark` (the origins noted stay)."""
+        for name, length in zip(_LISTS, mark, strict=True):
+            del getattr(self, name)[length:]
+
     def count(self) -> int:
         """Number of rows over all destinations."""
         return sum(len(getattr(self, name)) for name in TABLE_FIELDS)
@@ -81,4 +93,9 @@ TABLE_FIELDS = (
     "model_metrics",
     "asset_truth",
     "alert_groups",
+    "model_resets",
+    "data_gaps",
+    "alert_deliveries",
 )
+
+_LISTS = (*TABLE_FIELDS, "alert_changes")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from dataflows.settings import Settings
 
-FLOW = "dataflows.city:flow"
+FLOW = "dataflows.city:build_flow()"
 RECOVERY_PARTITIONS = 1
 
 

@@ -14,6 +14,7 @@ ValueError: CITY_SIM_SENSORS must be an integer, got 'lots'
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dataflows.alerting import AlertPolicy
+from dataflows.limits import MessageLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LAKE = PROJECT_ROOT / "data" / "lake"
@@ -81,6 +83,29 @@ class Settings:
     kafka_ssl_keyfile: str | None = None
     kafka_port: int = 9092
     kafka_home: Path = PROJECT_ROOT / "data" / "kafka"
+    kafka_alerts_bootstrap_servers: str | None = None  # None: the readings' brokers
+    kafka_allow_recorded: bool = False
+    max_message_bytes: int = 65_536
+    max_metrics: int = 64
+    state_ttl_s: float = 7 * 86_400.0
+    clock_jump_s: float = 3_600.0
+    clock_confirm_readings: int = 2
+    dead_letters_per_minute: int = 10
+    dead_letters_max_per_minute: int = 1_000
+    maintenance_max_pending: int = 20_000
+    log_level: str = "INFO"
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values of these settings, which no log line may show."""
+        return tuple(s for s in (self.kafka_sasl_password,) if s)
+
+    def message_limits(self, source: str) -> MessageLimits:
+        """What one message from `source` ("kafka", "simulator", "replay") may cost."""
+        return MessageLimits(
+            max_bytes=self.max_message_bytes,
+            max_metrics=self.max_metrics,
+            allow_recorded=source != "kafka" or self.kafka_allow_recorded,
+        )
 
     def alert_policy(self) -> AlertPolicy:
         """The alert lifecycle these settings ask for."""
@@ -198,6 +223,34 @@ class Settings:
             kafka_ssl_keyfile=reader.optional_text("CITY_KAFKA_SSL_KEYFILE"),
             kafka_port=reader.integer("CITY_KAFKA_PORT", cls.kafka_port, minimum=1),
             kafka_home=Path(reader.text("CITY_KAFKA_HOME", str(cls.kafka_home))).expanduser(),
+            kafka_alerts_bootstrap_servers=reader.optional_text(
+                "CITY_KAFKA_ALERTS_BOOTSTRAP_SERVERS"
+            ),
+            kafka_allow_recorded=reader.flag("CITY_KAFKA_ALLOW_RECORDED", cls.kafka_allow_recorded),
+            max_message_bytes=reader.integer(
+                "CITY_MAX_MESSAGE_BYTES", cls.max_message_bytes, minimum=256
+            ),
+            max_metrics=reader.integer("CITY_MAX_METRICS", cls.max_metrics, minimum=1),
+            state_ttl_s=reader.number("CITY_STATE_TTL_S", cls.state_ttl_s, minimum=1.0),
+            clock_jump_s=reader.number("CITY_CLOCK_JUMP_S", cls.clock_jump_s, minimum=1.0),
+            clock_confirm_readings=reader.integer(
+                "CITY_CLOCK_CONFIRM_READINGS", cls.clock_confirm_readings, minimum=1
+            ),
+            dead_letters_per_minute=reader.integer(
+                "CITY_DEAD_LETTERS_PER_MINUTE", cls.dead_letters_per_minute, minimum=1
+            ),
+            dead_letters_max_per_minute=reader.integer(
+                "CITY_DEAD_LETTERS_MAX_PER_MINUTE", cls.dead_letters_max_per_minute, minimum=1
+            ),
+            maintenance_max_pending=reader.integer(
+                "CITY_MAINTENANCE_MAX_PENDING", cls.maintenance_max_pending, minimum=100
+            ),
+            log_level=reader.choice(
+                "CITY_LOG_LEVEL",
+                cls.log_level,
+                ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+                upper=True,
+            ),
         )
 
 
@@ -217,8 +270,10 @@ class _Reader:
     def optional_text(self, key: str) -> str | None:
         return self._raw(key)
 
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, key: str, default: str, choices: tuple[str, ...], upper: bool = False) -> str:
         value = self._raw(key) or default
+        if upper:
+            value = value.upper()
         if value not in choices:
             raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
         return value
@@ -271,9 +326,12 @@ class _Reader:
         if raw is None:
             return None
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             raise ValueError(f"{key} must be a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{key} must be a finite number, got {raw!r}")
+        return value
 
     def timestamp(self, key: str) -> datetime | None:
         raw = self._raw(key)

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from dataflows import lake
+from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 
 
@@ -69,4 +70,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    configure_logging(Settings.from_env())
     raise SystemExit(main())

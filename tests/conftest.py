@@ -45,9 +45,9 @@ def city_env(lake: Path, **overrides: str) -> dict[str, str]:
 
 
 def run_flow(env: dict[str, str], *bytewax_args: str, timeout: float = 300) -> None:
-    """Run `python -m bytewax.run dataflows.city:flow` to completion; fail on error."""
+    """Run `python -m bytewax.run "dataflows.city:build_flow()"` to completion; fail on error."""
     result = subprocess.run(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow", *bytewax_args],
+        [sys.executable, "-m", "bytewax.run", "dataflows.city:build_flow()", *bytewax_args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -58,9 +58,9 @@ def run_flow(env: dict[str, str], *bytewax_args: str, timeout: float = 300) -> N
 
 
 def start_flow(env: dict[str, str], *bytewax_args: str) -> subprocess.Popen:
-    """Start `python -m bytewax.run dataflows.city:flow` in the background (stderr piped)."""
+    """Start `python -m bytewax.run "dataflows.city:build_flow()"` in the background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow", *bytewax_args],
+        [sys.executable, "-m", "bytewax.run", "dataflows.city:build_flow()", *bytewax_args],
         env=env,
         cwd=ROOT,
         stderr=subprocess.PIPE,

@@ -7,8 +7,14 @@ rows or is `CITY_SINK_FLUSH_S` seconds old, at the end of every epoch, and when 
 stops. A writer thread commits the batches in order, so that DuckDB's work (which
 releases the GIL) overlaps with the flow's; at most two batches wait for it, which holds
 the flow back if the lake cannot keep up. A failed write fails the flow at its next step
-rather than being lost. Partition 0 also applies the retention periods and compacts the
-lake every `CITY_COMPACT_EVERY_S` seconds.
+rather than being lost, and stops it with a one-line reason. Partition 0 also applies the
+retention periods and compacts the lake every `CITY_COMPACT_EVERY_S` seconds.
+
+Dead letters are rate-limited per partition (`dataflows.dead_letter_limit`:
+`CITY_DEAD_LETTERS_PER_MINUTE` per sensor and reason, `CITY_DEAD_LETTERS_MAX_PER_MINUTE` in
+all); what the limits leave out is counted in summary rows. The limiter's counts are the
+partition's recovery state. A replay's dead letters are not limited: its input is finite and
+already on disk.
 
 Exactly once, whatever the crashes and restarts:
 
@@ -33,7 +39,10 @@ import zlib
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from dataflows import lake
+from dataflows.dead_letter_limit import DeadLetterLimiter
+from dataflows.isolation import FlowStopped
 from dataflows.rows import Rows
+from dataflows.schema import now_ms
 from dataflows.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,11 +50,12 @@ log = logging.getLogger(__name__)
 _STOP = None
 
 
-class LakeSink(FixedPartitionedSink[Rows, None]):
+class LakeSink(FixedPartitionedSink[Rows, object]):
     """Writes keyed `Rows` into the lake at `settings.lake`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, limit_dead_letters: bool = True) -> None:
         self.settings = settings
+        self.limit_dead_letters = limit_dead_letters
 
     def list_parts(self) -> list[str]:
         return [f"lake-{k}" for k in range(self.settings.sink_partitions)]
@@ -53,13 +63,24 @@ class LakeSink(FixedPartitionedSink[Rows, None]):
     def part_fn(self, item_key: str) -> int:
         return zlib.crc32(item_key.encode())
 
-    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _LakePartition:
-        return _LakePartition(self.settings, int(for_part.removeprefix("lake-")))
+    def build_part(
+        self, step_id: str, for_part: str, resume_state: object | None
+    ) -> _LakePartition:
+        index = int(for_part.removeprefix("lake-"))
+        return _LakePartition(self.settings, index, resume_state, self.limit_dead_letters)
 
 
-class _LakePartition(StatefulSinkPartition[Rows, None]):
-    def __init__(self, settings: Settings, index: int) -> None:
+class _LakePartition(StatefulSinkPartition[Rows, object]):
+    def __init__(
+        self, settings: Settings, index: int, resume_state: object | None, limit: bool
+    ) -> None:
         self.settings = settings
+        unlimited = 2**62
+        self.limiter = DeadLetterLimiter(
+            settings.dead_letters_per_minute if limit else unlimited,
+            settings.dead_letters_max_per_minute if limit else unlimited,
+            resume_state,  # type: ignore[arg-type]
+        )
         self.compacts = index == 0 and settings.compact_every_s > 0
         self.con = lake.connect(settings.lake)
         self.committed = lake.committed_offsets(self.con)
@@ -96,10 +117,14 @@ class _LakePartition(StatefulSinkPartition[Rows, None]):
                 self._queue.task_done()
 
     def _raise_if_failed(self) -> None:
-        if self._error is not None:
-            raise RuntimeError(f"writing to the lake at {self.settings.lake} failed") from (
-                self._error
+        error = self._error
+        if error is not None:
+            why = " ".join(str(error).split())[:300]
+            message = (
+                f"cannot write to the lake at {self.settings.lake}: {type(error).__name__}: {why}"
             )
+            log.critical("stopping the flow: %s", message)
+            raise FlowStopped(message) from error
 
     def write_batch(self, items: list[Rows]) -> None:
         self._raise_if_failed()
@@ -117,6 +142,8 @@ class _LakePartition(StatefulSinkPartition[Rows, None]):
 
     def flush(self) -> None:
         if self.buffered:
+            self.buffer.dead_letters = self.limiter.admit(self.buffer.dead_letters)
+            self.replayed.dead_letters = self.limiter.admit(self.replayed.dead_letters)
             replayed = self.replayed if self.replayed.count() or self.replayed.origins else None
             self._queue.put((self.buffer, replayed))
             log.debug("handed %d rows to the lake writer", self.buffered)
@@ -139,13 +166,23 @@ class _LakePartition(StatefulSinkPartition[Rows, None]):
         )
         lake.compact(self.con, s.lake)
 
-    def snapshot(self) -> None:
+    def _summarise(self, now: int | None) -> None:
+        """Add the summaries of dead letters left out in a minute that is over."""
+        summaries = self.limiter.flush(now)
+        if summaries:
+            self.buffer.dead_letters.extend(summaries)
+            self.buffered += len(summaries)
+
+    def snapshot(self) -> object:
         """End of an epoch: make everything received so far durable before Bytewax moves on."""
+        self._summarise(now_ms())
         self.flush()
         self._queue.join()
         self._raise_if_failed()
+        return self.limiter.state()
 
     def close(self) -> None:
+        self._summarise(None)
         self.flush()
         self._queue.put(_STOP)
         self._writer.join()

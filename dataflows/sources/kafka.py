@@ -7,6 +7,11 @@ snapshot it starts at the earliest or latest offset (`CITY_KAFKA_START_OFFSET`).
 are fetched in batches; while the broker is unreachable the partition retries with
 back-off and says so in the log instead of failing the flow. With `CITY_KAFKA_STOP_AT_END`
 a partition ends at the end offset it saw when it started (for replays and tests).
+
+Nothing is skipped silently: if records the flow has not read are gone (the topic's
+retention deleted them while the flow was stopped or behind), the partition goes on from
+the earliest record left, logs a warning naming the partition and how many offsets it
+skipped, and emits a `DataGap`, which the flow writes to the lake's `data_gaps`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from dataflows.kafka_io import KafkaRecord, client_config, describe
+from dataflows.schema import DataGap, now_ms
 from dataflows.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +39,9 @@ def _consumer(settings: Settings) -> KafkaConsumer:
         **client_config(settings),
         group_id=None,
         enable_auto_commit=False,
+        # an offset that no longer exists (deleted by retention) resumes at the earliest
+        # one left; `_KafkaPartition` notices and reports the gap
+        auto_offset_reset="earliest",
         max_poll_records=MAX_RECORDS_PER_BATCH,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -41,7 +50,7 @@ def _consumer(settings: Settings) -> KafkaConsumer:
     )
 
 
-class KafkaSource(FixedPartitionedSource[KafkaRecord, int]):
+class KafkaSource(FixedPartitionedSource[KafkaRecord | DataGap, int]):
     """Records of `topic`, one Bytewax partition per Kafka partition."""
 
     def __init__(self, settings: Settings, topic: str) -> None:
@@ -65,7 +74,7 @@ class KafkaSource(FixedPartitionedSource[KafkaRecord, int]):
         return _KafkaPartition(self.settings, self.topic, int(for_part), resume_state)
 
 
-class _KafkaPartition(StatefulSourcePartition[KafkaRecord, int]):
+class _KafkaPartition(StatefulSourcePartition[KafkaRecord | DataGap, int]):
     def __init__(
         self, settings: Settings, topic: str, partition: int, next_offset: int | None
     ) -> None:
@@ -76,6 +85,7 @@ class _KafkaPartition(StatefulSourcePartition[KafkaRecord, int]):
         self.consumer: KafkaConsumer | None = None
         self.awake_at: datetime | None = None
         self.failures = 0
+        self.gaps: list[DataGap] = []
         self._connect()
 
     def _connect(self) -> bool:
@@ -83,6 +93,10 @@ class _KafkaPartition(StatefulSourcePartition[KafkaRecord, int]):
             consumer = _consumer(self.settings)
             consumer.assign([self.tp])
             if self.next_offset is not None:
+                earliest = consumer.beginning_offsets([self.tp])[self.tp]
+                if earliest > self.next_offset:
+                    self._gap(self.next_offset, earliest, "deleted by the topic's retention")
+                    self.next_offset = earliest
                 consumer.seek(self.tp, self.next_offset)
             elif self.settings.kafka_start_offset == "earliest":
                 consumer.seek_to_beginning(self.tp)
@@ -110,8 +124,30 @@ class _KafkaPartition(StatefulSourcePartition[KafkaRecord, int]):
             self.consumer.close()
             self.consumer = None
 
-    def next_batch(self) -> list[KafkaRecord]:
+    def _gap(self, first: int, resumed_at: int, why: str) -> None:
+        part = f"{self.tp.topic}/{self.tp.partition}"
+        missing = resumed_at - first
+        log.warning(
+            "%s: offsets %d to %d were %s before the flow read them; skipping %d offsets",
+            part, first, resumed_at - 1, why, missing,
+        )  # fmt: skip
+        self.gaps.append(DataGap(part, first, resumed_at - 1, now_ms(), why))
+
+    def _check_continuity(self, first_offset: int) -> None:
+        """Records start after the expected offset: retention deleted some (or it is a hole)."""
+        expected = self.next_offset
+        if expected is None or first_offset <= expected or self.consumer is None:
+            return
+        # transaction markers and compaction leave holes too: only retention loses records
+        earliest = self.consumer.beginning_offsets([self.tp])[self.tp]
+        if earliest > expected:
+            self._gap(expected, min(earliest, first_offset), "deleted by the topic's retention")
+
+    def next_batch(self) -> list[KafkaRecord | DataGap]:
         self.awake_at = None
+        if self.gaps:
+            gaps, self.gaps = self.gaps, []
+            return list(gaps)
         end, position = self.end_offset, self.next_offset
         if end is not None and position is not None and position >= end:
             raise StopIteration
@@ -127,11 +163,19 @@ class _KafkaPartition(StatefulSourcePartition[KafkaRecord, int]):
         if not records:
             self.awake_at = datetime.now(UTC) + _IDLE_WAIT
             return []
+        try:
+            self._check_continuity(records[0].offset)
+        except (KafkaError, OSError) as error:
+            log.warning("%s: could not check for a gap before offset %d: %s",
+                        self.tp, records[0].offset, error)  # fmt: skip
         self.next_offset = records[-1].offset + 1
-        return [
+        out: list[KafkaRecord | DataGap] = list(self.gaps)
+        self.gaps = []
+        out += [
             KafkaRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
             for r in records
         ]
+        return out
 
     def next_awake(self) -> datetime | None:
         return self.awake_at

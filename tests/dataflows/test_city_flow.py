@@ -178,7 +178,16 @@ def test_two_processes_store_the_same_readings_as_one(tmp_path):
     addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
     env = city_env(tmp_path / "lake", CITY_SIM_HOURS="3")
     first = subprocess.Popen(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow", "-i", "0", "-a", addresses],
+        [
+            sys.executable,
+            "-m",
+            "bytewax.run",
+            "dataflows.city:build_flow()",
+            "-i",
+            "0",
+            "-a",
+            addresses,
+        ],
         env=env,
         cwd=ROOT,
         stderr=subprocess.PIPE,

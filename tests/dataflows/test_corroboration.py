@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -140,3 +143,16 @@ def test_alert_page_shows_one_alert_per_city_event(events_lake: FlowRun, monkeyp
     assert len(at.dataframe[0].value) == min(total - grouped, 500)
     at.toggle(key="alert_grouped").set_value(False).run()
     assert len(at.dataframe[0].value) == min(total, 500)
+
+
+def test_a_district_with_no_alert_change_for_its_lifetime_leaves_the_state():
+    logic = DistrictLogic(window_ms=30 * MIN, min_sensors=2, ttl_ms=100)
+    logic.on_batch([("Centre", "open", f"t{k}@0", f"t{k}", "traffic_loop", k, 0.9, None)
+                    for k in range(2)])  # fmt: skip
+    assert logic.state.event is not None
+    time.sleep(0.2)
+    assert logic.notify_at() <= datetime.now(UTC)
+    (rows,), discard = logic.on_notify()
+    assert discard
+    assert [c[0] for c in rows.alert_closures] == ["Centre@0:city_event"]
+    assert [r[2:4] for r in rows.model_resets] == [("Centre", "state")]

@@ -65,6 +65,11 @@ def test_every_produced_reading_is_stored_once_and_alerts_are_published(kafka, t
     events = topic_messages(kafka, "t1.readings.alerts")
     assert opened > 0
     assert sorted(e["event"] for e in events) == ["closed"] * closed + ["opened"] * opened
+    ids = [e["event_id"] for e in events]
+    assert len(set(ids)) == len(ids) and all(i == f"{e['alert_id']}:{e['event']}"
+                                             for i, e in zip(ids, events, strict=True))  # fmt: skip
+    sent = count(tmp_path / "lake", "SELECT count(*) FROM alert_deliveries WHERE status = 'sent'")
+    assert sent == len(events)
 
 
 def test_malformed_messages_are_dead_lettered_with_partition_and_offset(kafka, tmp_path):
@@ -137,7 +142,7 @@ def test_a_killed_flow_restarted_with_recovery_stores_every_reading_once(kafka, 
     )
     args = ["-r", str(recovery), "-s", "1", "-b", "0"]
     flow = subprocess.Popen(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:flow", *args],
+        [sys.executable, "-m", "bytewax.run", "dataflows.city:build_flow()", *args],
         env=env,
         cwd=ROOT,
         stderr=subprocess.DEVNULL,

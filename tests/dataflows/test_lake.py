@@ -119,3 +119,34 @@ def test_a_reader_in_another_process_sees_whole_batches_only(tmp_path):
     out, _ = reader.communicate(timeout=60)
     reads, bad = map(int, out.split())
     assert reads > 20 and bad == 0
+
+
+def test_compaction_keeps_only_the_progress_marks_recovery_needs(tmp_path):
+    con = lake.connect(tmp_path)
+    for k in range(20):
+        batch = Rows(readings=readings(1, start=k))
+        batch.note(("t/0", k))
+        batch.note(("t/1", 100 + 2 * k))
+        lake.write(con, batch, tmp_path)
+    assert con.sql("SELECT count(*) FROM sink_progress").fetchone()[0] == 40
+    before = lake.committed_offsets(con)
+    lake.compact(con, tmp_path)
+    assert con.sql("SELECT count(*) FROM sink_progress").fetchone()[0] == 2
+    assert lake.committed_offsets(con) == before == {"t/0": 19, "t/1": 138}
+
+
+def test_a_row_that_does_not_fit_its_table_is_dead_lettered_and_the_rest_written(tmp_path):
+    con = lake.connect(tmp_path)
+    batch = Rows(readings=readings(3))
+    batch.readings.append(("s1", T0, "laeq", "loud", 0.1, False))  # a value that is no number
+    batch.readings.append(("\ud800", T0, "laeq", 1.0, 0.1, False))  # an id that is no text
+    batch.alert_closures.append(("s1@0", "later", 0.9, "laeq", 1, "minor"))
+    lake.write(con, batch, tmp_path)
+    assert con.sql("SELECT count(*) FROM readings").fetchone()[0] == 3
+    letters = con.sql("SELECT source, position, reason FROM dead_letters ORDER BY 2").fetchall()
+    assert [(s, p) for s, p, _ in letters] == [
+        ("lake", "alerts:s1@0"),
+        ("lake", "readings:\\ud800,1767600000000,laeq"),
+        ("lake", "readings:s1,1767600000000,laeq"),
+    ]
+    assert all(reason.startswith("internal_error: ") for *_, reason in letters)

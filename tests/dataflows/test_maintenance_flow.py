@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 from collections import defaultdict
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dataflows import lake, maintenance_scoring
 from dataflows.asset_simulation import DAY_MS, HOUR_MS, AssetSimulator, Fleet, whole_fleet
 from dataflows.city import validate_batch
-from dataflows.maintenance_logic import MaintenanceLogic
+from dataflows.maintenance_logic import MaintenanceConfig, MaintenanceLogic
 from dataflows.rows import Rows
 from dataflows.schema import AssetEvent, AssetTruth, Reading, SourceRecord
 from dataflows.settings import Settings
@@ -92,7 +93,9 @@ def test_maintenance_messages_are_routed_by_asset_type_and_bad_ones_dead_lettere
 
 
 def test_out_of_order_asset_readings_are_dead_lettered_and_late_events_applied_in_order():
-    logic = MaintenanceLogic(horizon_h=24, alert_prob=0.5, policy=Settings().alert_policy())
+    logic = MaintenanceLogic(
+        MaintenanceConfig(horizon_h=24, alert_prob=0.5, policy=Settings().alert_policy())
+    )
     readings = [
         Reading("fan-1", "fan", START + k * HOUR_MS, {"vibration_rms": 1.0 + k}) for k in range(3)
     ]
@@ -272,3 +275,38 @@ def test_overview_counts_sensors_not_assets(fleet_lake: FlowRun, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     shown = {m.label: m.value for m in at.metric}
     assert shown["Sensors reporting"].endswith(f"/ {FLEET['CITY_SIM_SENSORS']}")
+
+
+def test_an_asset_silent_longer_than_its_state_lifetime_leaves_the_state():
+    config = MaintenanceConfig(horizon_h=24, ttl_ms=2 * DAY_MS)
+    logic = MaintenanceLogic(config)
+    early = [Reading("fan-1", "fan", START + k * HOUR_MS, {"vibration_rms": 1.0}) for k in range(5)]
+    logic.on_batch(early)
+    later = START + 5 * DAY_MS
+    back = [Reading("fan-1", "fan", later + k * HOUR_MS, {"vibration_rms": 1.0}) for k in range(3)]
+    (rows,), _ = logic.on_batch(back)  # held by its clock, then confirmed
+    assert [r[1:4] for r in rows.model_resets] == [("maintenance", "fan-1", "state")]
+    assert rows.model_resets[0][4] == "expired: silent 4.83 days, starts cold"
+    assert len(rows.readings) == 3 and rows.sensors == []  # back, cold, still registered
+
+
+def test_assets_silent_on_the_flows_clock_leave_the_state(monkeypatch):
+    logic = MaintenanceLogic(MaintenanceConfig(ttl_ms=100))
+    logic.on_batch([Reading("fan-1", "fan", START, {"vibration_rms": 1.0})])
+    logic.on_batch([Reading("fan-2", "fan", START + 1, {"vibration_rms": 1.0})])
+    assert logic.notify_at() is not None
+    time.sleep(0.2)
+    (rows,), discard = logic.on_notify()
+    assert not discard  # the type's model stays: it is not an asset's
+    assert sorted(r[2] for r in rows.model_resets) == ["fan-1", "fan-2"]
+    assert logic.state.assets == {} and logic.notify_at() is None
+
+
+def test_an_event_far_ahead_does_not_make_the_assets_readings_out_of_order():
+    logic = MaintenanceLogic(MaintenanceConfig(horizon_h=24))
+    reading = Reading("fan-1", "fan", START, {"vibration_rms": 1.0})
+    (rows,), _ = logic.on_batch(
+        [reading, AssetEvent("fan-1", "fan", START + 30 * DAY_MS, "maintenance")]
+        + [reading._replace(ts_ms=START + k * HOUR_MS) for k in range(1, 4)]
+    )
+    assert rows.dead_letters == [] and len(rows.readings) == 4

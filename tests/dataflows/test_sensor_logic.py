@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from dataflows.alerting import AlertPolicy
 from dataflows.rows import Rows
 from dataflows.schema import Reading
-from dataflows.sensor_logic import SensorLogic
+from dataflows.sensor_logic import SensorConfig, SensorLogic
 
 T0 = 1767600000000  # 2026-01-05 08:00 UTC
 
@@ -22,7 +24,9 @@ def run(readings: list[Reading], lateness_ms: int = 120_000) -> Rows:
     flow = Dataflow("logic")
     stream = op.input("in", flow, TestingSource(readings))
     keyed = op.key_on("key", stream, lambda r: r.sensor_id)
-    out = op.stateful_batch("sensors", keyed, lambda s: SensorLogic(lateness_ms, AlertPolicy(), s))
+    out = op.stateful_batch(
+        "sensors", keyed, lambda s: SensorLogic(SensorConfig(lateness_ms=lateness_ms), s)
+    )
     collected: list = []
     op.output("out", out, TestingSink(collected))
     run_main(flow)
@@ -91,12 +95,80 @@ def test_a_silence_is_a_dropout_fault_once_the_sensor_is_back_and_missed_reading
 
 
 def test_resume_from_snapshot_keeps_learned_models():
-    logic = SensorLogic(120_000, AlertPolicy())
+    logic = SensorLogic(SensorConfig())
     for m in range(200):
         logic.on_batch([reading(m, 50.0 + (m % 3) * 0.5)])
-    resumed = SensorLogic(120_000, AlertPolicy(), logic.snapshot())
+    resumed = SensorLogic(SensorConfig(), logic.snapshot())
     rows_a, _ = logic.on_batch([reading(200, 51.0)])
     rows_b, _ = resumed.on_batch([reading(200, 51.0)])
     assert rows_a[0].readings == rows_b[0].readings
     assert rows_b[0].readings[0][4] < 0.5  # not a cold start: the reading is normal
     assert rows_b[0].sensors == []  # already registered
+
+
+def rhythm(minutes) -> list[Reading]:
+    return [reading(m, 50.0 + (m % 7) * 0.5) for m in minutes]
+
+
+def reasons(rows: Rows) -> list[str]:
+    return [d.reason.split(":")[0] for d in rows.dead_letters]
+
+
+def test_a_reading_stamped_a_day_ahead_is_a_clock_jump_and_the_rest_are_not_late():
+    stream = rhythm(range(60))
+    stream.append(reading(60 + 23 * 60, 51.0))  # the gateway's clock jumped a day ahead
+    stream += rhythm(range(60, 90))
+    rows = run(stream)
+    assert reasons(rows) == ["clock_jump"]
+    assert "23.0 h ahead of the sensor's latest reading" in rows.dead_letters[0].reason
+    assert len(rows.readings) == 90 and max(r[1] for r in rows.readings) == T0 + 89 * 60_000
+
+
+def test_a_sensor_back_after_a_silence_is_confirmed_and_nothing_is_lost():
+    minutes = [*range(60), *range(240, 300)]  # silent for three hours, longer than the jump
+    rows = run(rhythm(minutes))
+    assert reasons(rows) == []
+    assert len(rows.readings) == len(minutes)
+    assert [a[9] for a in rows.alerts] == ["Dropout"]  # the silence, once the sensor is back
+
+
+def test_a_jump_the_stream_ends_on_is_never_confirmed():
+    rows = run([*rhythm(range(30)), reading(30 + 5 * 60, 51.0)])
+    assert reasons(rows) == ["clock_jump"] and len(rows.readings) == 30
+
+
+def test_a_sensor_silent_longer_than_its_state_lifetime_starts_cold():
+    config = SensorConfig(ttl_ms=86_400_000)
+    logic = SensorLogic(config)
+    for m in range(300):
+        logic.on_batch(rhythm([m]))
+    assert logic.snapshot() is not None
+    later = [reading(3 * 1440 + m, 50.0 + (m % 7) * 0.5) for m in range(3)]  # three days on
+    (rows,), discard = logic.on_batch(later)  # the jump, confirmed by the next two
+    assert not discard
+    assert [r[1:4] for r in rows.model_resets] == [("sensors", "noise-1", "state")]
+    assert rows.model_resets[0][4] == "expired: silent 2.79 days, starts cold"
+    assert rows.readings_1m  # its last open minutes were written before it went
+    assert all(r[4] == 0.0 for r in rows.readings)  # a cold model scores nothing yet
+
+
+def test_a_sensor_silent_on_the_flows_clock_leaves_the_state():
+    logic = SensorLogic(SensorConfig(ttl_ms=200))
+    (first,), _ = logic.on_batch([reading(m / 1000) for m in range(5)])  # 1 ms apart
+    time.sleep(0.3)
+    assert logic.notify_at() <= datetime.now(UTC)
+    (rows,), discard = logic.on_notify()
+    assert discard
+    assert [r[3] for r in rows.model_resets] == ["state"]
+    assert rows.model_resets[0][4].startswith("expired: silent for ")
+    rows.extend(first)
+    assert sum(m[3] for m in rows.readings_1m) == 5  # every open minute written first
+
+
+def test_a_sensor_has_at_most_max_metrics_metrics():
+    logic = SensorLogic(SensorConfig(max_metrics=3))
+    first = Reading("rec-1", "recorded", T0, {"a": 1.0, "b": 2.0})
+    (rows,), _ = logic.on_batch([first, first._replace(ts_ms=T0 + 1000, values={"c": 1.0})])
+    assert reasons(rows) == []
+    (rows,), _ = logic.on_batch([first._replace(ts_ms=T0 + 2000, values={"d": 1.0, "a": 2.0})])
+    assert reasons(rows) == ["too_many_metrics"] and rows.readings == []
