@@ -6,6 +6,8 @@
    Python loop (no Bytewax, no lake): the ceiling the flow is compared with.
 3. The cost of each model of the suite in µs per reading (`dataflows.detector_cost`),
    against the 20 µs target for the default detector.
+4. Memory under the heaviest messages the flow accepts (`dataflows.bench_memory`): a replay
+   at the metric cap, and with a broker the Kafka flow on a clean and on a hostile stream.
 
 Prints readings/s of each, their ratio, µs per reading and peak RSS; `--json` prints the
 same figures as one JSON object. Sizes come from `--sensors` and `--hours`.
@@ -17,7 +19,6 @@ import argparse
 import json
 import os
 import resource
-import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -26,7 +27,8 @@ from pathlib import Path
 
 from bytewax.testing import run_main
 
-from dataflows import lake
+from dataflows import bench_memory, lake
+from dataflows.bench_memory import progress
 from dataflows.city import build_flow
 from dataflows.detector_cost import detector_costs
 from dataflows.logs import configure_logging
@@ -45,10 +47,6 @@ TARGET_DETECTOR_US = 20.0
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def progress(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def bench_flow(settings: Settings) -> dict[str, float]:
@@ -124,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--latency-rate", type=float, default=10_000.0, help="readings/s")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--cap-devices", type=int, default=10, help="devices at the metric cap")
+    parser.add_argument("--cap-rows", type=int, default=3_000, help="readings of each")
     args = parser.parse_args(argv)
 
     settings = replace(
@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         "detector_cost_us": costs,
         "target_detector_cost_us": TARGET_DETECTOR_US,
     }
+    progress(f"memory at the metric cap: a replay of {args.cap_devices} devices")
+    result.update(bench_memory.metric_cap(settings, args.cap_devices, args.cap_rows))
     if not args.no_kafka:
         from dataflows import bench_kafka
 
@@ -205,6 +207,28 @@ def main(argv: list[str] | None = None) -> int:
         f"default detector {default} µs vs target {TARGET_DETECTOR_US:g} µs: "
         f"{meets[default <= TARGET_DETECTOR_US]}"
     )
+    print()
+    print(
+        f"memory at the metric cap ({result['cap_devices']} devices x "
+        f"{result['cap_metrics_per_message']} metrics, {result['cap_messages']:,} messages): "
+        f"peak RSS {result['cap_rss_peak_first_half_mb']} MiB in the first half, "
+        f"{result['cap_rss_peak_second_half_mb']} MiB in the second, ratio "
+        f"{result['cap_rss_second_to_first_half']} (1.0 = bounded)"
+    )
+    if "hostile_rss_peak_mb" in result:
+        h = result
+        print(f"{'Kafka flow':28}{'clean stream':>18}{'hostile stream':>18}")
+        print(f"{'messages':28}{h['clean_messages']:>18,}{h['hostile_messages']:>18,}")
+        print(f"{'hostile messages':28}{0:>18,}{h['hostile_hostile_messages']:>18,}")
+        print(f"{'completed':28}{h['clean_completed']!s:>18}{h['hostile_completed']!s:>18}")
+        print(
+            f"{'readings stored / sent':28}"
+            f"{h['clean_readings_stored']:>9,}/{h['clean_readings_sent']:<8,}"
+            f"{h['hostile_readings_stored']:>9,}/{h['hostile_readings_sent']:<8,}"
+        )
+        print(f"{'peak RSS (MiB)':28}{h['clean_rss_peak_mb']:>18}{h['hostile_rss_peak_mb']:>18}")
+        print(f"{'seconds':28}{h['clean_seconds']:>18}{h['hostile_seconds']:>18}")
+        print(f"peak RSS hostile/clean {h['hostile_to_clean_rss_peak']}")
     if "kafka_flow_readings_per_s" in result:
         k = result
         print()

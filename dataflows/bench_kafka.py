@@ -7,6 +7,7 @@
    fresh topic while a producer sends readings at `rate` per second, each stamped with its
    send time; a reader polls the lake's change feed (`ducklake_table_insertions`) every
    0.1 s, and each reading's latency is the time it was first seen minus its stamp.
+3. Memory on a hostile stream (`dataflows.bench_memory.hostile`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from dataflows import kafka_broker, kafka_io, lake
+from dataflows import bench_memory, kafka_broker, kafka_io, lake
 from dataflows.bench import bench_flow, progress
 from dataflows.logs import configure_logging
 from dataflows.produce import produce
@@ -221,6 +222,8 @@ def run(
         settings = replace(settings, kafka_bootstrap_servers=bootstrap)
         figures = throughput(settings)
         figures.update(latency(settings, latency_rate, latency_seconds))
+        progress("memory on a clean and a hostile stream")
+        figures.update(bench_memory.hostile(settings))
         return figures
     finally:
         if broker is not None:

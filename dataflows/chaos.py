@@ -5,9 +5,13 @@ produced, then the Kafka flow runs with recovery (`dataflows.run`) and is killed
 SIGKILL at random moments `--restarts` times, restarted each time, and finally run to the
 end. The lake is then compared with what was produced: readings (of sensors and assets)
 lost, readings duplicated, rows of the maintenance tables written twice (by their natural
-keys), and whether every one-minute aggregate equals a recomputation from the raw readings. The
-last line reads `restarts=N lost=N duplicated=N aggregates_ok=true|false`; the exit code is
-non-zero unless nothing was lost or duplicated and the aggregates are right.
+keys), and whether every one-minute aggregate equals a recomputation from the raw readings.
+A hostile message (`dataflows.hostile_messages`) follows every `--hostile-every` messages
+(50; 0 for none): each must be dead-lettered exactly once, and none may stop the flow (the
+dead-letter rate limits are lifted so that each can be counted). The last line reads
+`restarts=N lost=N duplicated=N aggregates_ok=true|false hostile=N dead_lettered=N`; the exit
+code is non-zero unless nothing was lost or duplicated, the aggregates are right and every
+hostile message was dead-lettered once.
 """
 
 from __future__ import annotations
@@ -83,9 +87,15 @@ def expected_readings(settings: Settings) -> set[tuple[str, int, str]]:
 
 
 def compare(lake_path: Path, expected: set[tuple[str, int, str]]) -> dict[str, int | bool]:
-    """Readings lost, duplicated and unexpected, and whether the aggregates are right."""
+    """Readings lost, duplicated and unexpected, and whether the aggregates are right.
+
+    Also the messages dead-lettered at decoding, counted once per position.
+    """
     con = lake.connect(lake_path, read_only=True)
     try:
+        letters, positions = con.sql(
+            "SELECT count(*), count(DISTINCT position) FROM dead_letters WHERE source = 'kafka'"
+        ).fetchone()
         rows = con.sql(
             "SELECT sensor_id, epoch_ms(ts), metric, count(*) FROM readings GROUP BY ALL"
         ).fetchall()
@@ -102,9 +112,10 @@ def compare(lake_path: Path, expected: set[tuple[str, int, str]]) -> dict[str, i
     stored = {(s, t, m) for s, t, m, _ in rows}
     return {
         "lost": len(expected - stored),
-        "duplicated": sum(n - 1 for *_, n in rows) + repeated,
         "unexpected": len(stored - expected),
         "aggregates_ok": mismatches == 0,
+        "dead_lettered": positions,
+        "duplicated": sum(n - 1 for *_, n in rows) + repeated + letters - positions,
     }
 
 
@@ -116,6 +127,7 @@ def chaos(
     bootstrap: str | None,
     folder: Path,
     assets: int = 10,
+    hostile_every: int = 50,
 ) -> dict[str, int | bool]:
     """Run the experiment in `folder`; the figures of the last line."""
     rng = random.Random(seed)
@@ -144,10 +156,12 @@ def chaos(
             CITY_SIM_SEED=str(seed),
             CITY_SIM_FAULT_RATE="0",
             CITY_SIM_SPEEDUP="0",
+            CITY_DEAD_LETTERS_PER_MINUTE="1000000000",  # each hostile message counted
+            CITY_DEAD_LETTERS_MAX_PER_MINUTE="1000000000",
         )
         settings = Settings.from_env(env)
         _say(f"producing {hours:g} simulated hours of {sensors} sensors to {topic} ...")
-        summary = produce(replace(settings, source="simulator"))
+        summary = produce(replace(settings, source="simulator"), hostile_every=hostile_every)
         expected = expected_readings(settings)
         assert len(expected) == summary["readings"], "the stream is not what was expected"
         done = 0
@@ -182,7 +196,11 @@ def chaos(
                 check=True,
                 stderr=subprocess.DEVNULL,
             )
-        return {"restarts": done, **compare(folder / "lake", expected)}
+        return {
+            "restarts": done,
+            "hostile": summary["hostile"],
+            **compare(folder / "lake", expected),
+        }
     finally:
         if broker is not None:
             kafka_broker.stop(broker)
@@ -196,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=48.0, help="simulated hours")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 10_000)
     parser.add_argument("--bootstrap", help="use this broker instead of a temporary one")
+    parser.add_argument("--hostile-every", type=int, default=50, help="0: no hostile messages")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="city-chaos-") as folder:
         result = chaos(
@@ -206,15 +225,18 @@ def main(argv: list[str] | None = None) -> int:
             args.bootstrap,
             Path(folder),
             args.assets,
+            args.hostile_every,
         )
     if result["unexpected"]:
         _say(f"{result['unexpected']} readings in the lake were never produced")
     ok = str(result["aggregates_ok"]).lower()
     print(
         f"restarts={result['restarts']} lost={result['lost']} "
-        f"duplicated={result['duplicated']} aggregates_ok={ok}"
+        f"duplicated={result['duplicated']} aggregates_ok={ok} "
+        f"hostile={result['hostile']} dead_lettered={result['dead_lettered']}"
     )
     good = not (result["lost"] or result["duplicated"] or result["unexpected"])
+    good = good and result["dead_lettered"] == result["hostile"]
     return 0 if good and result["aggregates_ok"] else 1
 
 

@@ -4,8 +4,10 @@ Creates `CITY_KAFKA_READINGS_TOPIC` with `CITY_KAFKA_PARTITIONS` partitions if i
 then sends every simulated message as JSON keyed by its sensor id, paced like the flow's
 simulator (`CITY_SIM_SPEEDUP`: 1 = real time, 0 = as fast as possible) and bounded by
 `CITY_SIM_HOURS`. Corrupt messages of the simulator are sent as they are, so the flow's
-dead-letter path gets exercised. The ground-truth labels go straight into the lake's
-`labels` table. Progress goes to stderr; `--json` prints a summary as one JSON object.
+dead-letter path gets exercised; `--hostile-every N` also sends one of the hostile messages
+of `dataflows.hostile_messages` after every N messages, with the key of the one before. The
+ground-truth labels go straight into the lake's `labels` table. Progress goes to stderr;
+`--json` prints a summary as one JSON object.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime
 from kafka import KafkaProducer
 
 from dataflows import kafka_io, lake
+from dataflows.hostile_messages import HOSTILE
 from dataflows.logs import configure_logging
 from dataflows.rows import Rows
 from dataflows.schema import AssetTruth, Label
@@ -50,8 +53,8 @@ class Progress:
         )
 
 
-def produce(settings: Settings, progress: bool = True) -> dict[str, int]:
-    """Publish the simulated stream; return counts of messages, readings and labels."""
+def produce(settings: Settings, progress: bool = True, hostile_every: int = 0) -> dict[str, int]:
+    """Publish the simulated stream; return counts of messages, readings, labels, hostile."""
     partitions = kafka_io.ensure_topic(
         settings, settings.kafka_readings_topic, settings.kafka_partitions
     )
@@ -67,7 +70,7 @@ def produce(settings: Settings, progress: bool = True) -> dict[str, int]:
     parts = [source.build_part("produce", name, None) for name in source.list_parts()]
     con = lake.connect(settings.lake)
     display = Progress() if progress else None
-    messages = readings = labels = 0
+    messages = readings = labels = hostile = 0
     sim_ms = source.start_ms
     while parts:
         pending: list = []
@@ -92,6 +95,12 @@ def produce(settings: Settings, progress: bool = True) -> dict[str, int]:
                 failures.append
             )
             messages += 1
+            if hostile_every and messages % hostile_every == 0:
+                _, bad, _ = HOSTILE[hostile % len(HOSTILE)]
+                producer.send(settings.kafka_readings_topic, key=key, value=bad).add_errback(
+                    failures.append
+                )
+                hostile += 1
             if isinstance(item, dict) and isinstance(item.get("values"), dict):
                 readings += len(item["values"])
         if found.labels or found.asset_truth:
@@ -112,19 +121,28 @@ def produce(settings: Settings, progress: bool = True) -> dict[str, int]:
         raise SystemExit(f"publishing to Kafka failed: {failures[0]}")
     if display:
         display.show(messages, readings, sim_ms, final=True)
-    return {"messages": messages, "readings": readings, "labels": labels, "partitions": partitions}
+    return {
+        "messages": messages,
+        "readings": readings,
+        "labels": labels,
+        "hostile": hostile,
+        "partitions": partitions,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print a summary as JSON")
+    parser.add_argument(
+        "--hostile-every", type=int, default=0, help="send a hostile message after every N"
+    )
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     print(
         f"[produce] to {settings.kafka_readings_topic} at {kafka_io.describe(settings)}",
         file=sys.stderr,
     )
-    summary = produce(settings)
+    summary = produce(settings, hostile_every=args.hostile_every)
     if args.json:
         print(json.dumps(summary))
     return 0

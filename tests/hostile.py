@@ -1,7 +1,6 @@
-"""Hostile messages, as a broken or malicious gateway might send them, for the tests.
+"""Generated hostile input for the property-based tests.
 
-Each is raw bytes on the wire, with the reason (the part before the colon) it must be
-dead-lettered with; shared by the decoder's unit tests and the tests through a real broker.
+The hand-written catalogue is `dataflows.hostile_messages.HOSTILE`; the tests send it too.
 """
 
 from __future__ import annotations
@@ -10,77 +9,13 @@ import json
 
 from hypothesis import strategies as st
 
-TS = 1767600000000  # 2026-01-05 08:00 UTC
+from dataflows.hostile_messages import HOSTILE, TS, reading, with_value
 
-
-def reading(sensor_id: str = "noise-1", ts: int = TS, **values: float) -> dict:
-    return {"sensor_id": sensor_id, "type": "noise", "ts": ts, "values": values or {"laeq": 55.0}}
+__all__ = ["HOSTILE", "JSONISH", "WIRE_HOSTILE", "reading"]
 
 
 def _wire(message: object) -> bytes:
     return json.dumps(message).encode()
-
-
-def _deep_list(depth: int) -> list:
-    nested: list = []
-    for _ in range(depth - 1):
-        nested = [nested]
-    return nested
-
-
-def _with_value(number: bytes) -> bytes:
-    """A noise reading whose value is the JSON number `number`, as it is on the wire."""
-    return b'{"sensor_id": "n", "type": "noise", "ts": 1767600000000, "values": {"laeq": ' + (
-        number + b"}}"
-    )
-
-
-HOSTILE: list[tuple[str, bytes, str]] = [
-    # (name, value on the wire, reason)
-    ("nested just below the recursion limit", b"[" * 990 + b"]" * 990, "too_deep"),
-    ("nested far beyond it", b"[" * 200_000 + b"]" * 200_000, "oversized"),
-    ("nested inside a reading", _wire({**reading(), "district": _deep_list(35)}), "too_deep"),
-    ("an integer of 5,000 digits as the time", b'{"sensor_id": "n", "type": "noise", "ts": '
-     + b"9" * 5000 + b', "values": {"laeq": 1}}', "bad_timestamp"),
-    ("an integer of 5,000 digits as a value", _with_value(b"1" * 5000), "bad_value"),
-    ("an integer of 400 digits as a value", _with_value(b"1" * 400), "bad_value"),
-    ("an integer of 30 digits as a value", _with_value(b"1" * 30), "out_of_range"),
-    ("a lone surrogate as the sensor id", b'{"sensor_id": "\\ud800", "type": "noise", "ts": '
-     + str(TS).encode() + b', "values": {"laeq": 1}}', "bad_field"),
-    ("a control character in the sensor id", _wire(reading("noise\n1")), "bad_field"),
-    ("a lone surrogate as the district", _wire(reading())[:-1] + b', "district": "\\udfff"}',
-     "bad_field"),
-    ("a 10,000-character district", _wire({**reading(), "district": "D" * 10_000}), "bad_field"),
-    ("20,000 metrics of a replay device", _wire({"sensor_id": "r", "type": "recorded", "ts": TS,
-     "values": {f"m{i}": float(i) for i in range(20_000)}}), "oversized"),
-    ("200 metrics of a replay device", _wire({"sensor_id": "r", "type": "recorded", "ts": TS,
-     "values": {f"m{i}": float(i) for i in range(200)}}), "refused_type"),
-    ("the replay type from Kafka", _wire({"sensor_id": "r", "type": "recorded", "ts": TS,
-     "values": {"a": 1.0}}), "refused_type"),
-    ("200 unknown metrics of a noise sensor", _wire(reading(**{f"x{i}": 1.0 for i in range(200)})),
-     "too_many_metrics"),
-    ("every value bad", _wire(reading(laeq=-5.0, pm25=3.0)), "bad_values"),
-    ("a 129-character sensor id", _wire(reading("s" * 129)), "bad_field"),
-    ("a metric name of 100 KB", _wire({"sensor_id": "r", "type": "noise", "ts": TS,
-     "values": {"m" * 100_000: 1.0}}), "oversized"),
-    ("infinite value", _with_value(b"1e999"), "bad_value"),
-    ("NaN literal", _with_value(b"NaN"), "bad_value"),
-    ("-Infinity literal", _with_value(b"-Infinity"), "bad_value"),
-    ("time 1e300", _wire(reading())[:-1].replace(str(TS).encode(), b"1e300") + b"}",
-     "bad_timestamp"),
-    ("a time zone-less ISO time", _wire(reading(ts="2026-01-05T08:00:00")), "bad_timestamp"),  # type: ignore[arg-type]
-    ("an array", b"[1, 2, 3]", "not_an_object"),
-    ("a bare string", b'"reboot"', "not_an_object"),
-    ("not JSON", b"{oops", "bad_json"),
-    ("not UTF-8", b"\xff\xfe{", "bad_encoding"),
-    ("empty", b"", "bad_json"),
-    ("values as a list", _wire({**reading(), "values": [1, 2]}), "missing_field"),
-    ("a maintenance event of an unknown kind", _wire({"asset_id": "pump-1", "type": "pump",
-     "ts": TS, "event": "explosion"}), "unknown_event"),
-    ("an event with an inspected RUL of 10**400 h", b'{"asset_id": "pump-1", "type": "pump", '
-     b'"ts": 1767600000000, "event": "maintenance", "rul_h": ' + b"1" * 400 + b"}", "bad_value"),
-    ("latitude as a huge integer", _wire({**reading(), "lat": 10**30, "lon": 1.0}), "bad_field"),
-]  # fmt: skip
 
 
 JSONISH = st.recursive(
@@ -105,7 +40,7 @@ WIRE_HOSTILE = st.one_of(
     st.builds(_nested, st.integers(0, 3000), st.sampled_from([b"", b"1", b'{"a": 1}'])),
     st.builds(
         lambda digits, where: (
-            _with_value(b"1" * digits)
+            with_value(b"1" * digits)
             if where
             else b'{"sensor_id": "n", "type": "noise", "ts": ' + b"9" * digits + b"}"
         ),

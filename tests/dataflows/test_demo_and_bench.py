@@ -55,7 +55,20 @@ def test_demo_prints_the_url_serves_it_and_stops_cleanly_on_ctrl_c(tmp_path):
 
 def test_bench_prints_its_figures_as_one_json_object():
     result = subprocess.run(
-        [sys.executable, "-m", "dataflows.bench", "--json", "--sensors", "20", "--hours", "1"],
+        [
+            sys.executable,
+            "-m",
+            "dataflows.bench",
+            "--json",
+            "--sensors",
+            "20",
+            "--hours",
+            "1",
+            "--cap-devices",
+            "2",
+            "--cap-rows",
+            "600",
+        ],  # fmt: skip
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -81,4 +94,9 @@ def test_bench_prints_its_figures_as_one_json_object():
     )
     assert "RemainingLife (per asset reading)" in costs
     assert all(cost > 0 for cost in costs.values())
+    assert figures["cap_readings"] == 2 * 600 * 64
+    assert figures["cap_rss_second_to_first_half"] > 0
+    assert figures["hostile_completed"] and figures["clean_completed"]
+    assert figures["hostile_hostile_messages"] > 0
+    assert figures["hostile_readings_stored"] == figures["clean_readings_stored"] > 0
     assert "[bench]" in result.stderr  # progress is shown
