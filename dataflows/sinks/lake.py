@@ -91,6 +91,7 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
         self.last_compact = time.monotonic()
         self._queue: queue.Queue[tuple[Rows, Rows | None] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
+        self._told = False  # the reason is logged once, however often it is raised
         self._writer = threading.Thread(
             target=self._write_loop, name=f"lake-writer-{index}", daemon=True
         )
@@ -123,7 +124,9 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
             message = (
                 f"cannot write to the lake at {self.settings.lake}: {type(error).__name__}: {why}"
             )
-            log.critical("stopping the flow: %s", message)
+            if not self._told:
+                log.critical("stopping the flow: %s", message)
+                self._told = True
             raise FlowStopped(message) from error
 
     def write_batch(self, items: list[Rows]) -> None:

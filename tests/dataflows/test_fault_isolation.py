@@ -9,6 +9,8 @@ without the fault: exactly the records the fault hit are missing, each dead-lett
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from dataflows.isolation import FlowStopped, StepGuard
 from dataflows.schema import ASSET_TYPES
 from dataflows.settings import Settings
 from online_models.maintenance import RemainingLife
+from tests.conftest import city_env, start_flow
 
 CITY = {
     "CITY_SIM_SENSORS": "30",
@@ -209,3 +212,22 @@ def test_a_step_whose_every_record_raises_stops_the_flow_with_one_line(tmp_path,
     assert stopped is not None, raised.value
     assert "step sensors: 50 records in a row raised" in str(stopped)
     assert "\n" not in str(stopped) and "a bug, not bad data" in str(stopped)
+
+
+def test_a_lake_that_cannot_be_written_stops_the_flow_with_one_line(tmp_path):
+    lake_path = tmp_path / "lake"
+    env = city_env(lake_path, CITY_SIM_SENSORS="200", CITY_SIM_HOURS="48", CITY_SIM_ASSETS="0")
+    flow = start_flow(env)
+    deadline = time.monotonic() + 120
+    while lake.count_rows(lake_path) == 0:
+        assert flow.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    shutil.rmtree(lake_path / "files")  # where the Parquet files go: now a plain file
+    (lake_path / "files").write_text("not a folder")
+    _, stderr = flow.communicate(timeout=120)
+    assert flow.returncode != 0
+    (line,) = [line for line in stderr.splitlines() if "stopping the flow" in line]
+    assert (
+        f"CRITICAL dataflows.sinks.lake: stopping the flow: cannot write to the lake at {lake_path}"
+        in line
+    )
