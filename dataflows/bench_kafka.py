@@ -4,9 +4,10 @@
    reads it all (the ceiling), then the city flow reads it into a temporary lake (one
    worker). Both are given in readings/s.
 2. End-to-end latency at a fixed offered rate: the flow runs in its own process on another
-   fresh topic while a producer sends readings at `rate` per second, each stamped with its
-   send time; a reader polls the lake's change feed (`ducklake_table_insertions`) every
-   0.1 s, and each reading's latency is the time it was first seen minus its stamp.
+   fresh topic; once a first reading has gone through it (so its start-up is not counted),
+   a producer sends readings at `rate` per second, each stamped with its send time; a
+   reader polls the lake's change feed (`ducklake_table_insertions`) every 0.1 s, and each
+   reading's latency is the time it was first seen minus its stamp.
 3. Memory on a hostile stream (`dataflows.bench_memory.hostile`).
 """
 
@@ -90,24 +91,35 @@ def throughput(settings: Settings) -> dict[str, float]:
 
 
 def _paced_producer(
-    settings: Settings, topic: str, rate: float, seconds: float, sent: list[int]
+    settings: Settings,
+    topic: str,
+    rate: float,
+    window: tuple[int, int],
+    sent: list[int],
+    stop: threading.Event,
 ) -> None:
-    """Send air-quality readings (2 metrics a message) at `rate` readings/s, stamped now."""
+    """Send air-quality readings (2 metrics a message) at `rate` readings/s, stamped now.
+
+    It goes on at the same rate after the measured `window` (epoch ms) until `stop`, so the
+    readings of the window's end are measured in a running stream, not in a stream's last
+    batch; `sent` counts the readings stamped within the window.
+    """
     producer = KafkaProducer(**kafka_io.client_config(settings), linger_ms=5, acks=1)
     rng = random.Random(1)
     per_tick = max(1, round(rate / 2 * 0.05))  # messages per 50 ms
     started = time.monotonic()
     tick = 0
     count = 0
-    while time.monotonic() - started < seconds:
+    while not stop.is_set():
         for _ in range(per_tick):
             # round robin: a sensor reports every 1000 messages, never twice in a millisecond
             sensor = f"latency-{count % 1000:04d}"
             count += 1
+            ts = now_ms()
             message = {
                 "sensor_id": sensor,
                 "type": "air_quality",
-                "ts": now_ms(),
+                "ts": ts,
                 "values": {
                     "pm25": round(rng.uniform(5, 20), 1),
                     "no2": round(rng.uniform(10, 40), 1),
@@ -115,13 +127,36 @@ def _paced_producer(
             }
             key, value = kafka_io.encode(message)
             producer.send(topic, key=key, value=value)
-            sent[0] += 2
+            if window[0] <= ts <= window[1]:
+                sent[0] += 2
         tick += 1
         pause = started + tick * 0.05 - time.monotonic()
         if pause > 0:
             time.sleep(pause)
     producer.flush()
     producer.close()
+
+
+def _wait_until_running(
+    settings: Settings, topic: str, lake_path: Path, flow: subprocess.Popen, timeout_s: float = 120
+) -> None:
+    """Send one reading and wait until the flow has written it: the flow is up and running."""
+    producer = KafkaProducer(**kafka_io.client_config(settings))
+    message = {
+        "sensor_id": "latency-warmup",
+        "type": "noise",
+        "ts": now_ms(),
+        "values": {"laeq": 50.0},
+    }
+    key, value = kafka_io.encode(message)
+    producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+    deadline = time.monotonic() + timeout_s
+    while lake.count_rows(lake_path) == 0:
+        if flow.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the latency flow did not start")
+        time.sleep(0.1)
 
 
 def latency(
@@ -149,20 +184,19 @@ def latency(
             stderr=subprocess.DEVNULL,
         )
         try:
-            time.sleep(5.0)  # let the flow start (its sink opens the lake on the first rows)
-            if flow.poll() is not None:
-                raise RuntimeError("the latency flow did not start")
+            _wait_until_running(settings, topic, Path(folder), flow)
             sent = [0]
+            start = now_ms()
+            window = (start, start + int(seconds * 1000))
+            stop = threading.Event()
             producer = threading.Thread(
-                target=_paced_producer, args=(settings, topic, rate, seconds, sent)
+                target=_paced_producer, args=(settings, topic, rate, window, sent, stop)
             )
             progress(f"latency: offering {rate:,.0f} readings/s for {seconds:g} s ...")
             producer.start()
-            con = lake.connect(folder)  # creates the empty lake if the sink has not yet
-            con.close()
             con = lake.connect(folder, read_only=True)
             latencies: list[int] = []
-            last = 0
+            last = con.sql("SELECT id FROM lake.current_snapshot()").fetchone()[0]
             deadline = time.monotonic() + seconds + 30
             while time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -171,13 +205,14 @@ def latency(
                     seen = now_ms()
                     stamps = con.execute(
                         "SELECT epoch_ms(ts) FROM ducklake_table_insertions("
-                        "'lake', 'main', 'readings', ?, ?)",
-                        [last + 1, current],
+                        "'lake', 'main', 'readings', ?, ?) WHERE epoch_ms(ts) BETWEEN ? AND ?",
+                        [last + 1, current, *window],
                     ).fetchall()
                     latencies.extend(seen - stamp for (stamp,) in stamps)
                     last = current
-                if not producer.is_alive() and len(latencies) >= sent[0]:
+                if now_ms() > window[1] and len(latencies) >= sent[0]:
                     break
+            stop.set()
             producer.join()
             con.close()
         finally:

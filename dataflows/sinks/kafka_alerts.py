@@ -11,7 +11,8 @@ Delivery is at least once and never blocks the flow for long:
   `_MAX_BLOCK_MS` per try, and the lake sink goes on;
 - an event that still fails after `_MAX_ATTEMPTS` tries, or is pushed out of a full queue,
   is logged and recorded in the lake's `alert_deliveries` as `failed`; a delivered one as
-  `sent`.
+  `sent`. These rows are written by a thread of their own, a batch at most every
+  `_RECORD_EVERY_S`, so that the flow never waits for the lake on their account.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import json
 import logging
 import queue
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -47,6 +49,7 @@ _MAX_BLOCK_MS = 500
 _CONNECT_TIMEOUT_MS = 2_000
 """How long one try to reach the alerts broker may hold the flow up."""
 _MAX_BACKOFF_S = 30.0
+_RECORD_EVERY_S = 2.0
 _CLOSE_PATIENCE_S = 30.0
 """How long a stopping flow waits for the broker to take its last alert events."""
 
@@ -164,7 +167,10 @@ class _AlertPartition(StatefulSinkPartition[dict, list]):
         self.producer: KafkaProducer | None = None
         self.failures = 0
         self.retry_at = 0.0
-        self._lake: lake.duckdb.DuckDBPyConnection | None = None
+        self._log = _DeliveryLog(self.settings)
+        # connect now, before the flow's data arrives (creating the topic takes seconds);
+        # if the broker is not there, the sink backs off and the flow starts anyway
+        self._connect()
         self._pump()
 
     def write_batch(self, items: list[dict]) -> None:
@@ -263,12 +269,8 @@ class _AlertPartition(StatefulSinkPartition[dict, list]):
         return (event["event_id"], event.get("alert_id"), CHANNEL, status, now_ms(), detail)
 
     def _record(self, deliveries: list[tuple]) -> None:
-        """Write delivery outcomes to the lake (a copy already there is not written again)."""
-        if not deliveries:
-            return
-        if self._lake is None:
-            self._lake = lake.connect(self.settings.lake)
-        lake.write(self._lake, Rows(), self.settings.lake, Rows(alert_deliveries=deliveries))
+        if deliveries:
+            self._log.add(deliveries)
 
     def snapshot(self) -> list:
         """The events the broker has not acknowledged yet (sent again after a crash)."""
@@ -292,5 +294,50 @@ class _AlertPartition(StatefulSinkPartition[dict, list]):
             self.pending.clear()
         if self.producer is not None:
             self.producer.close(timeout=5)
-        if self._lake is not None:
-            self._lake.close()
+        self._log.close()
+
+
+class _DeliveryLog:
+    """Writes delivery outcomes to the lake from a thread of its own, in batches.
+
+    A copy already in the lake (an event delivered again after a restart) is not written
+    again. A failed write is logged and the flow goes on: the outcome is in the log line.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._queue: queue.SimpleQueue[list[tuple] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="alert-deliveries", daemon=True)
+        self._thread.start()
+
+    def add(self, deliveries: list[tuple]) -> None:
+        self._queue.put(deliveries)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        con = None
+        stopping = False
+        while not stopping:
+            batch = self._queue.get()
+            if batch is None:
+                break
+            deadline = time.monotonic() + _RECORD_EVERY_S
+            while time.monotonic() < deadline:  # gather what comes within the interval
+                try:
+                    more = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch += more
+            try:
+                con = con or lake.connect(self.settings.lake)
+                lake.write(con, Rows(), self.settings.lake, Rows(alert_deliveries=batch))
+            except Exception as error:  # the lake sink stops the flow if the lake is gone
+                log.error("could not record %d alert deliveries: %s", len(batch), error)
+        if con is not None:
+            con.close()
