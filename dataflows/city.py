@@ -2,7 +2,7 @@
 
 The source is the built-in simulator, or Kafka with `CITY_SOURCE=kafka` (then alerts are
 also published to `CITY_KAFKA_ALERTS_TOPIC`). Run it the Bytewax way, configured by
-`CITY_*` variables (see the README); the flow is built by a factory, so importing this
+`CITY_*` variables (`docs/configuration.md`); the flow is built by a factory, so importing this
 module does nothing::
 
     python -m bytewax.run "dataflows.city:build_flow()"            # one worker

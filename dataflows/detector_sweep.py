@@ -5,7 +5,7 @@ signals (most of the city's metrics, and every replayed one) for one run of `jus
 simulator` in this process; the table shows precision, false alerts per sensor-day and F1
 per anomaly kind (once learnt), and the precision and worst F1 of the cold start, so that
 the default is chosen by measurement. Choose on another seed than the one you report (the
-README reports seed 42; the sweep defaults to seed 7).
+`docs/evaluation.md` reports seed 42; the sweep defaults to seed 7).
 
 On SKAB (`skab [PATH]`) each candidate runs `just evaluate skab` twice: as deployed, beside
 the device's `DeviceDistance`, and on its own (no device detector), so that each

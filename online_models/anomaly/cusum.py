@@ -24,7 +24,7 @@ class ShiftCusum(base.AnomalyDetector):
 
     On the seasonal baseline with per-slot scales it is the default for rhythmic signals:
     measured on the simulator (`python -m dataflows.detector_sweep`), it finds far more
-    drifts at some cost in precision (see the README).
+    drifts at some cost in precision (see `docs/evaluation.md`).
 
     Parameters
     ----------
