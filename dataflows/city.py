@@ -195,6 +195,11 @@ def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = Non
     # The flow allocates millions of short-lived objects; collecting cycles every 700
     # allocations (the default) costs ~12 % of its time for nothing. Memory stays bounded.
     gc.set_threshold(50_000, 20, 100)
+    # The models' NumPy work is small matrices: with several workers on few cores, BLAS
+    # threads in every process fight for the same cores (measured ~10x slower), so one each.
+    from threadpoolctl import threadpool_limits  # here: importing it changes the environment
+
+    threadpool_limits(1, user_api="blas")
 
     flow = Dataflow("city")
     if replay is not None:

@@ -1,0 +1,36 @@
+"""Importing any module of the three packages does no work: the flow is built by a factory."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+PROBE = """
+import gc, importlib, logging, os, pkgutil, sys
+# third-party packages may change the environment when imported (Streamlit sets MPLBACKEND):
+# they are imported first, so that what is measured is our own modules
+import bytewax.operators, duckdb, kafka, numpy, pandas, plotly.graph_objects, psutil
+import pyarrow, river, scipy.io, streamlit  # scipy.io imports threadpoolctl, which sets an env
+before = (dict(os.environ), gc.get_threshold(), list(logging.getLogger().handlers))
+import dashboard, dataflows, online_models
+names = []
+for package in (dataflows, online_models, dashboard):
+    for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        if module.name.split(".")[-1] in ("__main__", "app") or ".views" in module.name:
+            continue  # scripts and Streamlit pages run when imported, by design
+        importlib.import_module(module.name)
+        names.append(module.name)
+after = (dict(os.environ), gc.get_threshold(), list(logging.getLogger().handlers))
+assert after == before, "importing changed the environment, gc or logging"
+print(len(names))
+"""
+
+
+def test_importing_every_module_changes_no_global_state():
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout) >= 40  # every library module was imported
