@@ -1,68 +1,12 @@
-"""`python -m dashboard` (`just dashboard`): serve the dashboard on CITY_DASHBOARD_HOST:PORT.
-
-The dashboard has no login: served beyond loopback, anyone who reaches the port sees the
-city's data and can acknowledge its alerts, so a warning says so.
-"""
+"""`python -m dashboard` (`just dashboard`): serve the dashboard on CITY_DASHBOARD_HOST:PORT."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import sys
-from pathlib import Path
 
+from dataflows.dashboard_server import command, exposure_warning, url
 from dataflows.settings import Settings
-
-APP = Path(__file__).resolve().parent / "app.py"
-
-
-def command(settings: Settings) -> list[str]:
-    """The Streamlit command line that serves the dashboard for `settings`."""
-    return [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(APP),
-        "--server.address",
-        settings.dashboard_host,
-        "--server.port",
-        str(settings.dashboard_port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-
-
-def exposure_warning(settings: Settings) -> str | None:
-    """A warning if the dashboard would be served beyond this machine, else None.
-
-    >>> exposure_warning(Settings(dashboard_host="127.0.0.1")) is None
-    True
-    >>> exposure_warning(Settings(dashboard_host="0.0.0.0"))[:40]
-    'warning: CITY_DASHBOARD_HOST=0.0.0.0 ser'
-    """
-    host = settings.dashboard_host
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost
-        loopback = False
-    if loopback:
-        return None
-    return (
-        f"warning: CITY_DASHBOARD_HOST={host} serves the dashboard beyond this machine; it has "
-        "no login, so anyone who reaches the port sees the lake and can act on alerts "
-        "(put it behind an authenticating proxy, or keep 127.0.0.1)"
-    )
-
-
-def url(settings: Settings) -> str:
-    """Where the dashboard is served."""
-    return f"http://{settings.dashboard_host}:{settings.dashboard_port}"
-
 
 if __name__ == "__main__":
     settings = Settings.from_env()

@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.request
 
-import dashboard.__main__ as dashboard_main
+from dataflows import dashboard_server
 from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 
@@ -55,12 +55,12 @@ def main() -> int:
     env = {**DEMO_DEFAULTS, **os.environ}
     settings = Settings.from_env(env)
     flow = subprocess.Popen([sys.executable, "-m", "dataflows.run"], env=env)
-    warning = dashboard_main.exposure_warning(settings)
+    warning = dashboard_server.exposure_warning(settings)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    board = subprocess.Popen(dashboard_main.command(settings), env=env, stdout=subprocess.DEVNULL)
+    board = subprocess.Popen(dashboard_server.command(settings), env=env, stdout=subprocess.DEVNULL)
     processes = [flow, board]
-    url = dashboard_main.url(settings)
+    url = dashboard_server.url(settings)
     try:
         if not _wait_until_serving(url, board):
             print("the dashboard did not start; see the messages above", file=sys.stderr)

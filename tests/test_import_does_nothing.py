@@ -34,3 +34,29 @@ def test_importing_every_module_changes_no_global_state():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert int(result.stdout) >= 40  # every library module was imported
+
+
+LAYERS = """
+import importlib, pkgutil, sys
+import {package}
+for module in pkgutil.walk_packages({package}.__path__, "{package}."):
+    if module.name.split(".")[-1] != "__main__":
+        importlib.import_module(module.name)
+print(sorted({{name.split(".")[0] for name in sys.modules}} & {{"dashboard", "dataflows"}}))
+"""
+
+
+def test_dependencies_point_one_way():
+    def imported(package: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", LAYERS.format(package=package)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout.strip()
+
+    assert imported("online_models") == "[]"  # River, NumPy and the standard library only
+    assert imported("dataflows") == "['dataflows']"  # never the dashboard

@@ -5,7 +5,6 @@ import streamlit as st
 from dashboard.lake_access import clear_cache, lake_ready, query, settings
 from dataflows import alert_actions
 from dataflows.schema import SENSOR_TYPES
-from dataflows.simulation import DISTRICTS
 
 st.title("Alerts")
 
@@ -15,7 +14,7 @@ if lake_ready():
     types = filters[1].multiselect(
         "Sensor type", [*sorted(SENSOR_TYPES), "district"], key="alert_types"
     )
-    known = sorted(set(query("sensors")["district"].dropna()) | {d[0] for d in DISTRICTS})
+    known = sorted(set(query("sensors")["district"].dropna()))  # the city's own districts
     districts = filters[2].multiselect("District", known, key="alert_districts")
     search = filters[3].text_input("Sensor id contains", key="alert_search", max_chars=128)
     grouped = st.toggle(

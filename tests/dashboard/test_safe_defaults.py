@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-import dashboard.__main__ as dashboard_main
+from dataflows import dashboard_server
 from dataflows.settings import Settings
 from tests.conftest import ROOT
 
@@ -36,10 +36,10 @@ def test_the_committed_streamlit_config_hides_error_details_and_developer_tools(
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_loopback_is_served_quietly(host):
-    assert dashboard_main.exposure_warning(Settings(dashboard_host=host)) is None
+    assert dashboard_server.exposure_warning(Settings(dashboard_host=host)) is None
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "dashboard.city.example"])
 def test_any_other_host_gets_a_warning(host):
-    warning = dashboard_main.exposure_warning(Settings(dashboard_host=host))
+    warning = dashboard_server.exposure_warning(Settings(dashboard_host=host))
     assert warning.startswith(f"warning: CITY_DASHBOARD_HOST={host} ") and "no login" in warning
