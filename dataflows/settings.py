@@ -130,6 +130,19 @@ class Settings:
             critical_score=max(0.95, self.maintenance_alert_prob),
         )
 
+    def __post_init__(self) -> None:
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if self.kafka_sasl_mechanism and not sasl:
+            raise ValueError(
+                "CITY_KAFKA_SASL_MECHANISM needs CITY_KAFKA_SECURITY_PROTOCOL SASL_PLAINTEXT"
+                f" or SASL_SSL, got {self.kafka_security_protocol}"
+            )
+        if sasl and not self.kafka_sasl_mechanism:
+            raise ValueError(
+                f"CITY_KAFKA_SECURITY_PROTOCOL {self.kafka_security_protocol} needs"
+                " CITY_KAFKA_SASL_MECHANISM (e.g. PLAIN or SCRAM-SHA-512)"
+            )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: `os.environ`); unset keys keep their defaults."""
@@ -159,7 +172,7 @@ class Settings:
                 "CITY_EVENT_WINDOW_S", cls.city_event_window_s, minimum=0.0
             ),
             maintenance_alert_prob=reader.number(
-                "CITY_MAINTENANCE_ALERT_PROB", cls.maintenance_alert_prob, minimum=0.0
+                "CITY_MAINTENANCE_ALERT_PROB", cls.maintenance_alert_prob, minimum=0.0, maximum=1.0
             ),
             allowed_lateness_s=reader.number(
                 "CITY_ALLOWED_LATENESS_S", cls.allowed_lateness_s, minimum=0.0
@@ -171,7 +184,7 @@ class Settings:
                 "CITY_ALERT_MIN_DURATION_S", cls.alert_min_duration_s, minimum=0.0
             ),
             alert_clear_score=reader.number(
-                "CITY_ALERT_CLEAR_SCORE", cls.alert_clear_score, minimum=0.0
+                "CITY_ALERT_CLEAR_SCORE", cls.alert_clear_score, minimum=0.0, maximum=1.0
             ),
             alert_cooldown_s=reader.number(
                 "CITY_ALERT_COOLDOWN_S", cls.alert_cooldown_s, minimum=0.0
@@ -181,7 +194,9 @@ class Settings:
             sink_partitions=reader.integer("CITY_SINK_PARTITIONS", cls.sink_partitions, minimum=1),
             compact_every_s=reader.number("CITY_COMPACT_EVERY_S", cls.compact_every_s, minimum=0.0),
             dashboard_host=reader.text("CITY_DASHBOARD_HOST", cls.dashboard_host),
-            dashboard_port=reader.integer("CITY_DASHBOARD_PORT", cls.dashboard_port, minimum=1),
+            dashboard_port=reader.integer(
+                "CITY_DASHBOARD_PORT", cls.dashboard_port, minimum=1, maximum=65_535
+            ),
             dashboard_refresh_s=reader.number(
                 "CITY_DASHBOARD_REFRESH_S", cls.dashboard_refresh_s, minimum=0.5
             ),
@@ -221,7 +236,8 @@ class Settings:
             kafka_ssl_cafile=reader.optional_text("CITY_KAFKA_SSL_CAFILE"),
             kafka_ssl_certfile=reader.optional_text("CITY_KAFKA_SSL_CERTFILE"),
             kafka_ssl_keyfile=reader.optional_text("CITY_KAFKA_SSL_KEYFILE"),
-            kafka_port=reader.integer("CITY_KAFKA_PORT", cls.kafka_port, minimum=1),
+            # the broker's controller listens on the next port
+            kafka_port=reader.integer("CITY_KAFKA_PORT", cls.kafka_port, minimum=1, maximum=65_534),
             kafka_home=Path(reader.text("CITY_KAFKA_HOME", str(cls.kafka_home))).expanduser(),
             kafka_alerts_bootstrap_servers=reader.optional_text(
                 "CITY_KAFKA_ALERTS_BOOTSTRAP_SERVERS"
@@ -301,7 +317,9 @@ class _Reader:
                 raise ValueError(f"{key}_FILE: cannot read {path}: {error.strerror}") from None
         return value
 
-    def integer(self, key: str, default: int, minimum: int | None = None) -> int:
+    def integer(
+        self, key: str, default: int, minimum: int | None = None, maximum: int | None = None
+    ) -> int:
         raw = self._raw(key)
         if raw is None:
             return default
@@ -311,14 +329,24 @@ class _Reader:
             raise ValueError(f"{key} must be an integer, got {raw!r}") from None
         if minimum is not None and value < minimum:
             raise ValueError(f"{key} must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"{key} must be <= {maximum}, got {value}")
         return value
 
-    def number(self, key: str, default: float, minimum: float | None = None) -> float:
+    def number(
+        self,
+        key: str,
+        default: float,
+        minimum: float | None = None,
+        maximum: float | None = None,
+    ) -> float:
         value = self.optional_number(key)
         if value is None:
             return default
         if minimum is not None and value < minimum:
             raise ValueError(f"{key} must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"{key} must be <= {maximum}, got {value}")
         return value
 
     def optional_number(self, key: str) -> float | None:

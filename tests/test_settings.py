@@ -53,6 +53,12 @@ def test_every_setting_is_documented():
         ("CITY_SIM_ASSETS", "some"),
         ("CITY_SIM_SPEEDUP", "-1"),
         ("CITY_SIM_START", "noon"),
+        ("CITY_SIM_SPEEDUP", "nan"),
+        ("CITY_DASHBOARD_PORT", "99999"),
+        ("CITY_ALERT_CLEAR_SCORE", "7"),
+        ("CITY_MAINTENANCE_ALERT_PROB", "1.5"),
+        ("CITY_STATE_TTL_S", "inf"),
+        ("CITY_KAFKA_SASL_MECHANISM", "PLAIN"),  # without a SASL protocol
     ],
 )
 def test_bad_values_are_clear_errors(key, value):
