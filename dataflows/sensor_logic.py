@@ -391,7 +391,7 @@ class SensorLogic(StatefulBatchLogic):
 
         If it raises, the rows it appended are taken back (the caller throws the state away).
         """
-        lists = (
+        touched = (  # the lists `_book` appends to: fewer than `Rows.mark`, it runs per reading
             rows.readings,
             rows.readings_1m,
             rows.alerts,
@@ -399,11 +399,11 @@ class SensorLogic(StatefulBatchLogic):
             rows.alert_changes,
             rows.change_points,
         )
-        lengths = [len(rows) for rows in lists]
+        lengths = [len(appended) for appended in touched]
         try:
             self._book(state, reading, scored, change_point, rows)
         except Exception:
-            for appended, length in zip(lists, lengths, strict=True):
+            for appended, length in zip(touched, lengths, strict=True):
                 del appended[length:]
             raise
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,27 @@ def start_flow(env: dict[str, str], *bytewax_args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def kafka_env(kafka, tmp_path: Path, topic: str, **overrides: str) -> dict[str, str]:
+    """The environment of a Kafka flow over `topic` of the broker `kafka`, into tmp_path/lake."""
+    env = {
+        "CITY_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "CITY_KAFKA_READINGS_TOPIC": topic,
+        "CITY_KAFKA_ALERTS_TOPIC": f"{topic}.alerts",
+        "CITY_SOURCE": "kafka",
+        "CITY_KAFKA_STOP_AT_END": "true",
+    }
+    return city_env(tmp_path / "lake", **{**env, **overrides})
+
+
+def wait_for(condition, flow: subprocess.Popen, timeout: float = 180) -> None:
+    """Wait until `condition()` holds, failing if the flow dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert flow.poll() is None, flow.stderr.read()[-3000:]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
 
 
 def run_json(module: str, env: dict[str, str] | None, *args: str) -> dict:

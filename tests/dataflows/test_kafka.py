@@ -13,21 +13,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dataflows import kafka_io, lake
 from dataflows.settings import Settings
-from tests.conftest import ROOT, city_env, run_flow, run_json, start_flow
+from tests.conftest import ROOT, kafka_env, run_flow, run_json, start_flow, wait_for
 
 pytestmark = pytest.mark.kafka
-
-
-def kafka_env(kafka, tmp_path, topic: str, **overrides: str) -> dict[str, str]:
-    return city_env(
-        tmp_path / "lake",
-        CITY_KAFKA_BOOTSTRAP_SERVERS=kafka.bootstrap,
-        CITY_KAFKA_READINGS_TOPIC=topic,
-        CITY_KAFKA_ALERTS_TOPIC=f"{topic}.alerts",
-        CITY_SOURCE="kafka",
-        CITY_KAFKA_STOP_AT_END="true",
-        **overrides,
-    )
 
 
 def produce(env: dict[str, str]) -> dict:
@@ -228,11 +216,3 @@ def test_the_flow_waits_for_a_restarted_broker_and_loses_nothing(tmp_path):
         ).fetchone()[0]
         == 0
     )
-
-
-def wait_for(condition, flow, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert flow.poll() is None, flow.stderr.read()[-3000:]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.3)

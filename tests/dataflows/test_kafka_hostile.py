@@ -23,7 +23,7 @@ from dataflows import kafka_io, lake
 from dataflows.kafka_io import KafkaRecord, decode
 from dataflows.settings import Settings
 from dataflows.simulation import whole_stream
-from tests.conftest import ROOT, city_env, run_flow, start_flow
+from tests.conftest import ROOT, kafka_env, run_flow, start_flow, wait_for
 from tests.hostile import HOSTILE, WIRE_HOSTILE
 
 pytestmark = pytest.mark.kafka
@@ -33,17 +33,6 @@ UNLIMITED = {  # one row per dead letter, to check each
     "CITY_DEAD_LETTERS_PER_MINUTE": "1000000",
     "CITY_DEAD_LETTERS_MAX_PER_MINUTE": "1000000",
 }
-
-
-def kafka_env(kafka, tmp_path, topic: str, **overrides: str) -> dict[str, str]:
-    env = {
-        "CITY_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
-        "CITY_KAFKA_READINGS_TOPIC": topic,
-        "CITY_KAFKA_ALERTS_TOPIC": f"{topic}.alerts",
-        "CITY_SOURCE": "kafka",
-        "CITY_KAFKA_STOP_AT_END": "true",
-    }
-    return city_env(tmp_path / "lake", **{**env, **overrides})
 
 
 def create_topic(kafka, topic: str, partitions: int = 3) -> None:
@@ -329,14 +318,6 @@ def test_an_unreachable_alerts_broker_does_not_hold_up_the_lake(kafka, tmp_path)
     )[0][0]
     assert alerts > 0 and failed == alerts  # every event recorded as not delivered
     assert took < 150, f"the flow took {took:.0f} s"
-
-
-def wait_for(condition, flow, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert flow.poll() is None, flow.stderr.read()[-3000:]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.3)
 
 
 def test_a_reading_a_day_ahead_through_kafka_is_a_clock_jump_and_nothing_else_is_late(
