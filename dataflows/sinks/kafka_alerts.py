@@ -180,9 +180,9 @@ class _AlertPartition(StatefulSinkPartition[dict, list]):
                 deliveries.append(self._delivery(event, "failed", event["failed"]))
                 continue
             self.pending.setdefault(event["event_id"], event)
-            if len(self.pending) > _MAX_PENDING:
-                oldest = next(iter(self.pending))
-                if oldest in self.in_flight:
+            if len(self.pending) > _MAX_PENDING:  # the oldest that is not on its way
+                oldest = next((i for i in self.pending if i not in self.in_flight), None)
+                if oldest is None:
                     continue
                 dropped = self.pending.pop(oldest)
                 why = f"more than {_MAX_PENDING} events waited for {self.where}"

@@ -335,3 +335,25 @@ def test_a_reading_a_day_ahead_through_kafka_is_a_clock_jump_and_nothing_else_is
     letters = lake_rows(tmp_path / "lake", "SELECT position, reason FROM dead_letters")
     assert [(p, r.split(":")[0]) for p, r in letters] == [(f"{topic}/0/31", "clock_jump")]
     assert lake.count_rows(tmp_path / "lake") == 60
+
+
+def test_alert_events_beyond_the_queue_are_recorded_as_failed_never_dropped(tmp_path, monkeypatch):
+    from dataflows.sinks import kafka_alerts
+
+    monkeypatch.setattr(kafka_alerts, "_MAX_PENDING", 100)
+    monkeypatch.setattr(kafka_alerts, "_CLOSE_PATIENCE_S", 1.0)
+    settings = Settings.from_env(
+        {"CITY_LAKE": str(tmp_path / "lake"), "CITY_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+    )
+    sink = kafka_alerts._AlertPartition(settings, [])  # nothing listens: it backs off
+    events = [
+        {"event_id": f"s@{i}:opened", "alert_id": f"s@{i}", "sensor_id": "s"} for i in range(130)
+    ]
+    sink.write_batch(events)
+    assert len(sink.snapshot()) == 100  # the queue is the sink's recovery state
+    sink.close()
+    rows = lake_rows(
+        tmp_path / "lake", "SELECT status, detail, count(*) FROM alert_deliveries GROUP BY ALL"
+    )
+    assert sorted((status, n) for status, _, n in rows) == [("failed", 30), ("failed", 100)]
+    assert {detail.split(" ")[0] for _, detail, _ in rows} == {"more", "the"}
