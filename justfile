@@ -12,7 +12,7 @@ default:
 
 # run the simulator flow and the live dashboard (Ctrl-C stops both)
 demo: _venv
-    {{python}} -m dataflows.demo
+    {{python}} -m dataflows.cli.demo
 
 # run the whole test suite (real lake, real browser)
 test *args: _venv _chromium
@@ -20,7 +20,7 @@ test *args: _venv _chromium
 
 # run the city flow with Bytewax recovery on (pass -w, or -i/-a, after `just flow`)
 flow *args: _venv
-    {{python}} -m dataflows.run "$@"
+    {{python}} -m dataflows.cli.flow "$@"
 
 # forget the flow's recovery state, so the next `just flow` starts afresh
 reset-recovery: _venv
@@ -28,7 +28,7 @@ reset-recovery: _venv
 
 # kill the Kafka flow with SIGKILL N times (default 10) and check nothing was lost or duplicated
 chaos *args: _venv
-    {{python}} -m dataflows.chaos "$@"
+    {{python}} -m dataflows.cli.chaos "$@"
 
 # serve the dashboard alone (CITY_DASHBOARD_HOST, CITY_DASHBOARD_PORT)
 dashboard: _venv
@@ -36,11 +36,11 @@ dashboard: _venv
 
 # query the lake: just sql "SELECT ..." | just sql --csv "SELECT ..." | just sql (DuckDB shell)
 sql *args: _venv
-    {{python}} -m dataflows.sql "$@"
+    {{python}} -m dataflows.cli.sql "$@"
 
 # benchmark the full flow against the bare detectors (--json for one JSON object)
 bench *args: _venv
-    {{python}} -m dataflows.bench "$@"
+    {{python}} -m dataflows.cli.bench "$@"
 
 # lint and format check with ruff
 lint: _venv
@@ -49,7 +49,7 @@ lint: _venv
 
 # apply the retention periods, merge small lake files, drop expired snapshots and files
 compact: _venv
-    {{python}} -m dataflows.lake
+    {{python}} -m dataflows.cli.compact
 
 # create .venv with the pinned dependencies when missing or out of date
 _venv:
@@ -80,20 +80,20 @@ _chromium:
 
 # start a local Apache Kafka broker (KRaft) on 127.0.0.1:CITY_KAFKA_PORT (default 9092)
 kafka: _venv
-    {{python}} -m dataflows.kafka_broker start
+    {{python}} -m dataflows.cli.kafka_broker start
 
 # stop the local Kafka broker
 kafka-stop: _venv
-    {{python}} -m dataflows.kafka_broker stop
+    {{python}} -m dataflows.cli.kafka_broker stop
 
 # publish the simulator's readings to Kafka (CITY_KAFKA_*, CITY_SIM_*; --json for a summary)
 produce *args: _venv
-    {{python}} -m dataflows.produce "$@"
+    {{python}} -m dataflows.cli.produce "$@"
 
 # replay recorded CSV/Parquet files through the flow: just replay PATH_OR_GLOB [--labels a,b]
 replay *args: _venv
-    {{python}} -m dataflows.replay "$@"
+    {{python}} -m dataflows.cli.replay "$@"
 
 # score the models: just evaluate skab|cmapss [PATH] [--json] | just evaluate simulator [--json]
 evaluate *args: _venv
-    {{python}} -m dataflows.evaluate "$@"
+    {{python}} -m dataflows.cli.evaluate "$@"

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from dataflows import maintenance_scoring
-from dataflows.schema import ASSET_TYPES, SENSOR_TYPES
+from dataflows.evaluation import maintenance_scoring
+from dataflows.messages.schema import ASSET_TYPES, SENSOR_TYPES
 
 RECENT = timedelta(minutes=5)
 """Window over which sensors count as reporting and readings/s is measured."""

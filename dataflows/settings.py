@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dataflows.alerting import AlertPolicy
-from dataflows.limits import MessageLimits
+from dataflows.flow.alerting import AlertPolicy
+from dataflows.messages.limits import MessageLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LAKE = PROJECT_ROOT / "data" / "lake"

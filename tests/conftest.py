@@ -46,9 +46,9 @@ def city_env(lake: Path, **overrides: str) -> dict[str, str]:
 
 
 def run_flow(env: dict[str, str], *bytewax_args: str, timeout: float = 300) -> None:
-    """Run `python -m bytewax.run "dataflows.city:build_flow()"` to completion; fail on error."""
+    """Run `bytewax.run "dataflows.flow.city:build_flow()"` to completion; fail on error."""
     result = subprocess.run(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:build_flow()", *bytewax_args],
+        [sys.executable, "-m", "bytewax.run", "dataflows.flow.city:build_flow()", *bytewax_args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -59,9 +59,9 @@ def run_flow(env: dict[str, str], *bytewax_args: str, timeout: float = 300) -> N
 
 
 def start_flow(env: dict[str, str], *bytewax_args: str) -> subprocess.Popen:
-    """Start `python -m bytewax.run "dataflows.city:build_flow()"` in the background."""
+    """Start `python -m bytewax.run "dataflows.flow.city:build_flow()"` in the background."""
     return subprocess.Popen(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:build_flow()", *bytewax_args],
+        [sys.executable, "-m", "bytewax.run", "dataflows.flow.city:build_flow()", *bytewax_args],
         env=env,
         cwd=ROOT,
         stderr=subprocess.PIPE,
@@ -145,7 +145,7 @@ def fleet_lake(tmp_path_factory: pytest.TempPathFactory) -> FlowRun:
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory):
     """A real Apache Kafka broker for the whole session (started with the recipe's code)."""
-    from dataflows import kafka_broker
+    from dataflows.kafka import broker as kafka_broker
 
     broker = kafka_broker.Broker(tmp_path_factory.mktemp("kafka"), kafka_broker.free_port_pair())
     kafka_broker.start(broker)

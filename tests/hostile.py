@@ -1,6 +1,6 @@
 """Generated hostile input for the property-based tests.
 
-The hand-written catalogue is `dataflows.hostile_messages.HOSTILE`; the tests send it too.
+The hand-written catalogue is `dataflows.messages.hostile.HOSTILE`; the tests send it too.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 
 from hypothesis import strategies as st
 
-from dataflows.hostile_messages import HOSTILE, TS, reading, with_value
+from dataflows.messages.hostile import HOSTILE, TS, reading, with_value
 
 __all__ = ["HOSTILE", "JSONISH", "WIRE_HOSTILE", "reading"]
 

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from dashboard.lake_access import clear_cache, lake_ready, query, settings
-from dataflows import alert_actions
-from dataflows.schema import SENSOR_TYPES
+from dataflows.lake import alert_actions
+from dataflows.messages.schema import SENSOR_TYPES
 
 st.title("Alerts")
 

@@ -31,10 +31,10 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from dataflows import lake
-from dataflows.isolation import internal_error
-from dataflows.kafka_io import client_config, describe, ensure_topic
-from dataflows.rows import Rows
-from dataflows.schema import now_ms
+from dataflows.flow.isolation import internal_error
+from dataflows.flow.rows import Rows
+from dataflows.kafka.client import client_config, describe, ensure_topic
+from dataflows.messages.schema import now_ms
 from dataflows.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ the flow back if the lake cannot keep up. A failed write fails the flow at its n
 rather than being lost, and stops it with a one-line reason. Partition 0 also applies the
 retention periods and compacts the lake every `CITY_COMPACT_EVERY_S` seconds.
 
-Dead letters are rate-limited per partition (`dataflows.dead_letter_limit`:
+Dead letters are rate-limited per partition (`dataflows.flow.dead_letter_limit`:
 `CITY_DEAD_LETTERS_PER_MINUTE` per sensor and reason, `CITY_DEAD_LETTERS_MAX_PER_MINUTE` in
 all); what the limits leave out is counted in summary rows. The limiter's counts are the
 partition's recovery state. A replay's dead letters are not limited: its input is finite and
@@ -39,10 +39,10 @@ import zlib
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from dataflows import lake
-from dataflows.dead_letter_limit import DeadLetterLimiter
-from dataflows.isolation import FlowStopped
-from dataflows.rows import Rows
-from dataflows.schema import now_ms
+from dataflows.flow.dead_letter_limit import DeadLetterLimiter
+from dataflows.flow.isolation import FlowStopped
+from dataflows.flow.rows import Rows
+from dataflows.messages.schema import now_ms
 from dataflows.settings import Settings
 
 log = logging.getLogger(__name__)

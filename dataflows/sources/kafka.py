@@ -23,8 +23,8 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from dataflows.kafka_io import KafkaRecord, client_config, describe
-from dataflows.schema import DataGap, now_ms
+from dataflows.kafka.client import KafkaRecord, client_config, describe
+from dataflows.messages.schema import DataGap, now_ms
 from dataflows.settings import Settings
 
 log = logging.getLogger(__name__)

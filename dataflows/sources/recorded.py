@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from dataflows.schema import RECORDED, Label, SourceRecord
+from dataflows.messages.schema import RECORDED, Label, SourceRecord
 
 PARTITION = "replay"
 _BATCH = 5_000

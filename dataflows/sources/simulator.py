@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from dataflows.asset_simulation import AssetSimulator, Fleet
-from dataflows.schema import SourceRecord, now_ms
+from dataflows.messages.schema import SourceRecord, now_ms
 from dataflows.settings import Settings
-from dataflows.simulation import DAY_MS, City, PartitionSimulator
+from dataflows.simulator.assets import AssetSimulator, Fleet
+from dataflows.simulator.city import DAY_MS, City, PartitionSimulator
 
 _MESSAGES_PER_BATCH = 4_000
 

@@ -23,7 +23,7 @@ class ShiftCusum(base.AnomalyDetector):
     `allowance` per normal reading, so the alarm ends minutes after the shift does.
 
     On the seasonal baseline with per-slot scales it is the default for rhythmic signals:
-    measured on the simulator (`python -m dataflows.detector_sweep`), it finds far more
+    measured on the simulator (`python -m dataflows.cli.sweep`), it finds far more
     drifts at some cost in precision (see `docs/evaluation.md`).
 
     Parameters

@@ -20,7 +20,7 @@ from online_models.anomaly.seasonal import SeasonalZScore
 from online_models.anomaly.threshold import AdaptiveThreshold
 
 RECORDED = "recorded"
-"""The sensor type of replayed devices (as in `dataflows.schema`)."""
+"""The sensor type of replayed devices (as in `dataflows.messages.schema`)."""
 
 SIGNALS: dict[str, Callable[[], base.AnomalyDetector]] = {
     # strong daily and weekly rhythm: traffic, noise, building load, water demand, pollution;

@@ -9,12 +9,7 @@ handling with a challenger.
 from online_models.maintenance.conformal import ConformalBand
 from online_models.maintenance.features import RollingFeatures
 from online_models.maintenance.neighbours import NeighbourRUL
-from online_models.maintenance.remaining_life import (
-    ModelEvent,
-    Prediction,
-    RemainingLife,
-    rmse_and_score,
-)
+from online_models.maintenance.remaining_life import ModelEvent, Prediction, RemainingLife
 
 __all__ = [
     "ConformalBand",
@@ -23,5 +18,4 @@ __all__ = [
     "Prediction",
     "RemainingLife",
     "RollingFeatures",
-    "rmse_and_score",
 ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dataflows import alert_actions, lake
-from dataflows.rows import Rows
+from dataflows import lake
+from dataflows.flow.rows import Rows
+from dataflows.lake import alert_actions
 
 
 def test_actions_are_validated_and_appended(tmp_path):

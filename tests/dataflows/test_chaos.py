@@ -18,7 +18,7 @@ def test_chaos_kills_and_restarts_lose_and_duplicate_nothing(kafka):
         [
             sys.executable,
             "-m",
-            "dataflows.chaos",
+            "dataflows.cli.chaos",
             "--restarts",
             "3",
             "--sensors",

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 import pytest
 
 from dataflows import lake
-from dataflows.schema import Label, validate
+from dataflows.messages.schema import Label, validate
 from dataflows.settings import Settings
-from dataflows.simulation import ANOMALY_KINDS, whole_stream
+from dataflows.simulator.city import ANOMALY_KINDS, whole_stream
 from tests.conftest import ROOT, FlowRun, city_env, run_flow
 
 
@@ -182,7 +182,7 @@ def test_two_processes_store_the_same_readings_as_one(tmp_path):
             sys.executable,
             "-m",
             "bytewax.run",
-            "dataflows.city:build_flow()",
+            "dataflows.flow.city:build_flow()",
             "-i",
             "0",
             "-a",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dataflows import lake
-from dataflows.cmapss import evaluate_cmapss, read_engines
+from dataflows.evaluation.cmapss import evaluate_cmapss, read_engines
 from tests.conftest import ROOT, city_env, require_shared_data, run_json
 
 CMAPSS = ROOT.parent / "shared" / "data" / "cmapss"
@@ -47,7 +47,7 @@ def test_evaluate_cmapss_command_scores_reports_and_stores(small_cmapss, tmp_pat
     lake_path = tmp_path / "lake"
     env = city_env(lake_path)
     figures = run_json(
-        "dataflows.evaluate", env, "cmapss", str(small_cmapss), "--report", str(tmp_path / "r")
+        "dataflows.cli.evaluate", env, "cmapss", str(small_cmapss), "--report", str(tmp_path / "r")
     )
     assert figures["train_engines"] == 30 and figures["test_engines"] == 10
     assert figures["training_prequential"]["labelled"] > 1000

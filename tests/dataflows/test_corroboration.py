@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dataflows import lake, simulator_scoring
-from dataflows.corroboration import DistrictLogic
+from dataflows import lake
+from dataflows.evaluation import simulator_scoring
+from dataflows.flow.districts import DistrictLogic
 from tests.conftest import ROOT, FlowRun, city_env, run_flow
 
 MIN = 60_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pickle
 
-from dataflows.dead_letter_limit import DeadLetterLimiter
-from dataflows.schema import DeadLetter
+from dataflows.flow.dead_letter_limit import DeadLetterLimiter
+from dataflows.messages.schema import DeadLetter
 
 MINUTE = 60_000
 

@@ -19,7 +19,7 @@ def test_demo_prints_the_url_serves_it_and_stops_cleanly_on_ctrl_c(tmp_path):
     env = city_env(tmp_path / "lake", CITY_DASHBOARD_PORT=str(port), CITY_SIM_HOURS="2")
     env.pop("CITY_SIM_START")
     demo = subprocess.Popen(
-        [sys.executable, "-m", "dataflows.demo"],
+        [sys.executable, "-m", "dataflows.cli.demo"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -58,7 +58,7 @@ def test_bench_prints_its_figures_as_one_json_object():
         [
             sys.executable,
             "-m",
-            "dataflows.bench",
+            "dataflows.cli.bench",
             "--json",
             "--sensors",
             "20",

@@ -6,7 +6,7 @@ import json
 
 import duckdb
 
-from dataflows.evaluate import TRAINING_ROWS, evaluate_skab
+from dataflows.evaluation.skab import TRAINING_ROWS, evaluate_skab
 from tests.conftest import require_shared_data
 from tests.dataflows.test_replay import SKAB
 
@@ -39,9 +39,9 @@ def test_skab_protocols_on_three_files(tmp_path):
 
 
 def test_skab_sweep_shows_each_detector_with_and_without_the_device_detector(tmp_path, capsys):
-    from dataflows import sensor_logic
-    from dataflows.detector_sweep import CANDIDATES
-    from dataflows.detector_sweep import main as sweep_main
+    from dataflows.cli.sweep import main as sweep_main
+    from dataflows.evaluation.sweep import CANDIDATES
+    from dataflows.flow import sensors as sensor_logic
 
     require_shared_data(SKAB)
     root = tmp_path / "skab"

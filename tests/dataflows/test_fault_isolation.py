@@ -17,10 +17,13 @@ import pytest
 from bytewax.testing import run_main
 from river import base
 
-from dataflows import city, lake, maintenance_logic, sensor_logic
-from dataflows.corroboration import DistrictLogic
-from dataflows.isolation import FlowStopped, StepGuard
-from dataflows.schema import ASSET_TYPES
+from dataflows import lake
+from dataflows.flow import city
+from dataflows.flow import maintenance as maintenance_logic
+from dataflows.flow import sensors as sensor_logic
+from dataflows.flow.districts import DistrictLogic
+from dataflows.flow.isolation import FlowStopped, StepGuard
+from dataflows.messages.schema import ASSET_TYPES
 from dataflows.settings import Settings
 from online_models.maintenance import RemainingLife
 from tests.conftest import city_env, start_flow

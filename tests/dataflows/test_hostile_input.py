@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataflows.city import decode_batch, validate_batch
-from dataflows.kafka_io import KAFKA_LIMITS, KafkaRecord, decode
-from dataflows.limits import MessageLimits
-from dataflows.rows import Rows
-from dataflows.schema import SENSOR_TYPES, SourceRecord, validate
+from dataflows.flow.city import decode_batch, validate_batch
+from dataflows.flow.rows import Rows
+from dataflows.kafka.client import KAFKA_LIMITS, KafkaRecord, decode
+from dataflows.messages.limits import MessageLimits
+from dataflows.messages.schema import SENSOR_TYPES, SourceRecord, validate
 from tests.hostile import HOSTILE, JSONISH, WIRE_HOSTILE, reading
 
 VALID = st.sampled_from(sorted(SENSOR_TYPES)).flatmap(
@@ -157,7 +157,7 @@ def test_tombstone_records_are_dead_lettered():
 
 
 def test_timestamps_far_ahead_of_the_wall_clock_are_dead_lettered():
-    from dataflows.schema import now_ms
+    from dataflows.messages.schema import now_ms
 
     def record(offset: int, ts: int) -> KafkaRecord:
         message = {"sensor_id": "n-1", "type": "noise", "ts": ts, "values": {"laeq": 50.0}}
@@ -170,7 +170,7 @@ def test_timestamps_far_ahead_of_the_wall_clock_are_dead_lettered():
 
 
 def test_credentials_never_show_in_settings_or_log_lines():
-    from dataflows.kafka_io import client_config, describe
+    from dataflows.kafka.client import client_config, describe
     from dataflows.settings import Settings
 
     secret = "s3cr3t-Pa55"

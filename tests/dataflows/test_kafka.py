@@ -11,7 +11,8 @@ import time
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from dataflows import kafka_io, lake
+from dataflows import lake
+from dataflows.kafka import client as kafka_io
 from dataflows.settings import Settings
 from tests.conftest import ROOT, kafka_env, run_flow, run_json, start_flow, wait_for
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.kafka
 
 
 def produce(env: dict[str, str]) -> dict:
-    return run_json("dataflows.produce", {**env, "CITY_SOURCE": "simulator"})
+    return run_json("dataflows.cli.produce", {**env, "CITY_SOURCE": "simulator"})
 
 
 def count(lake_path, sql: str) -> int:
@@ -130,7 +131,7 @@ def test_a_killed_flow_restarted_with_recovery_stores_every_reading_once(kafka, 
     )
     args = ["-r", str(recovery), "-s", "1", "-b", "0"]
     flow = subprocess.Popen(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:build_flow()", *args],
+        [sys.executable, "-m", "bytewax.run", "dataflows.flow.city:build_flow()", *args],
         env=env,
         cwd=ROOT,
         stderr=subprocess.DEVNULL,
@@ -185,7 +186,7 @@ def test_two_workers_share_four_partitions(kafka, tmp_path):
 
 
 def test_the_flow_waits_for_a_restarted_broker_and_loses_nothing(tmp_path):
-    from dataflows import kafka_broker
+    from dataflows.kafka import broker as kafka_broker
 
     broker = kafka_broker.Broker(tmp_path / "broker", kafka_broker.free_port_pair())
     kafka_broker.start(broker)

@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 
-from dataflows import kafka_io, lake
-from dataflows.kafka_io import KafkaRecord, decode
+from dataflows import lake
+from dataflows.kafka import client as kafka_io
+from dataflows.kafka.client import KafkaRecord, decode
 from dataflows.settings import Settings
-from dataflows.simulation import whole_stream
+from dataflows.simulator.city import whole_stream
 from tests.conftest import ROOT, kafka_env, run_flow, start_flow, wait_for
 from tests.hostile import HOSTILE, WIRE_HOSTILE
 
@@ -268,7 +269,7 @@ def test_records_deleted_before_the_flow_read_them_are_a_recorded_data_gap(kafka
     admin.delete_records({TopicPartition(topic, 0): 150})  # retention took 100-149 unread
     admin.close()
     restarted = subprocess.run(
-        [sys.executable, "-m", "bytewax.run", "dataflows.city:build_flow()", *args],
+        [sys.executable, "-m", "bytewax.run", "dataflows.flow.city:build_flow()", *args],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -298,7 +299,7 @@ def test_an_unreachable_alerts_broker_does_not_hold_up_the_lake(kafka, tmp_path)
     )
     summary = json.loads(
         subprocess.run(
-            [sys.executable, "-m", "dataflows.produce", "--json"],
+            [sys.executable, "-m", "dataflows.cli.produce", "--json"],
             env={**env, "CITY_SOURCE": "simulator"},
             cwd=ROOT,
             capture_output=True,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from dataflows import lake
-from dataflows.rows import Rows
-from dataflows.schema import SENSOR_TYPES
+from dataflows.flow.rows import Rows
+from dataflows.messages.schema import SENSOR_TYPES
 
 T0 = 1767600000000
 

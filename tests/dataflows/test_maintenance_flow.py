@@ -10,13 +10,14 @@ from datetime import datetime
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dataflows import lake, maintenance_scoring
-from dataflows.asset_simulation import DAY_MS, HOUR_MS, AssetSimulator, Fleet, whole_fleet
-from dataflows.city import validate_batch
-from dataflows.maintenance_logic import MaintenanceConfig, MaintenanceLogic
-from dataflows.rows import Rows
-from dataflows.schema import AssetEvent, AssetTruth, Reading, SourceRecord
+from dataflows import lake
+from dataflows.evaluation import maintenance_scoring
+from dataflows.flow.city import validate_batch
+from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic
+from dataflows.flow.rows import Rows
+from dataflows.messages.schema import AssetEvent, AssetTruth, Reading, SourceRecord
 from dataflows.settings import Settings
+from dataflows.simulator.assets import DAY_MS, HOUR_MS, AssetSimulator, Fleet, whole_fleet
 from tests.conftest import FLEET, ROOT, SMALL_CITY, FlowRun, run_json
 
 START = 1767225600000
@@ -255,7 +256,7 @@ def test_maintenance_page_shows_the_fleet(fleet_lake: FlowRun, fleet_con, monkey
 def test_evaluate_assets_reports_warnings_and_stores_them(tmp_path):
     env = {"CITY_LAKE": str(tmp_path / "summary"), "PATH": "/usr/bin:/bin"}
     args = ["assets", "--assets", "10", "--days", "50", "--report", str(tmp_path / "reports")]
-    figures = run_json("dataflows.evaluate", env, *args)
+    figures = run_json("dataflows.cli.evaluate", env, *args)
     assert figures["assets"] == 10 and figures["failures"] > 0
     assert 0 <= figures["warned_ahead_share"] <= 1
     assert set(figures["types"]) == {"pump", "lift", "streetlight", "escalator", "fan"}

@@ -1,4 +1,4 @@
-"""`just flow` (dataflows.run) runs with recovery: after kill -9 it resumes, warm, exactly once."""
+"""`just flow` runs with recovery: after kill -9 it resumes, warm, exactly once."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_killed_simulator_flow_resumes_with_warm_models_and_no_duplicates(tmp_pa
     env = city_env(tmp_path / "lake", CITY_SIM_HOURS="36", CITY_SNAPSHOT_S="1")
     reference_env = city_env(tmp_path / "reference", CITY_SIM_HOURS="36", CITY_RECOVERY="false")
     flow = subprocess.Popen(
-        [sys.executable, "-m", "dataflows.run"], env=env, cwd=ROOT, stderr=subprocess.PIPE
+        [sys.executable, "-m", "dataflows.cli.flow"], env=env, cwd=ROOT, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
     while lake.count_rows(tmp_path / "lake") < 30_000:
@@ -24,8 +24,10 @@ def test_killed_simulator_flow_resumes_with_warm_models_and_no_duplicates(tmp_pa
     flow.send_signal(signal.SIGKILL)
     flow.wait()
     assert list((tmp_path / "lake-recovery").glob("simulator-*/part-0.sqlite3"))
-    subprocess.run([sys.executable, "-m", "dataflows.run"], env=env, cwd=ROOT, check=True)
-    subprocess.run([sys.executable, "-m", "dataflows.run"], env=reference_env, cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "dataflows.cli.flow"], env=env, cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "dataflows.cli.flow"], env=reference_env, cwd=ROOT, check=True
+    )
     con = lake.connect(tmp_path / "lake", read_only=True)
     ref = lake.connect(tmp_path / "reference", read_only=True)
     query = "SELECT sensor_id, epoch_ms(ts), metric, value FROM readings ORDER BY ALL"
@@ -49,7 +51,7 @@ def test_killed_flow_resumes_maintenance_models_exactly_once(tmp_path):
     env = city_env(tmp_path / "lake", CITY_SNAPSHOT_S="1", **fleet)
     reference_env = city_env(tmp_path / "reference", CITY_RECOVERY="false", **fleet)
     flow = subprocess.Popen(
-        [sys.executable, "-m", "dataflows.run"], env=env, cwd=ROOT, stderr=subprocess.PIPE
+        [sys.executable, "-m", "dataflows.cli.flow"], env=env, cwd=ROOT, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 120
     while lake.count_rows(tmp_path / "lake", "maintenance_predictions") < 3_000:
@@ -57,8 +59,10 @@ def test_killed_flow_resumes_maintenance_models_exactly_once(tmp_path):
         time.sleep(0.2)
     flow.send_signal(signal.SIGKILL)
     flow.wait()
-    subprocess.run([sys.executable, "-m", "dataflows.run"], env=env, cwd=ROOT, check=True)
-    subprocess.run([sys.executable, "-m", "dataflows.run"], env=reference_env, cwd=ROOT, check=True)
+    subprocess.run([sys.executable, "-m", "dataflows.cli.flow"], env=env, cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "dataflows.cli.flow"], env=reference_env, cwd=ROOT, check=True
+    )
     con = lake.connect(tmp_path / "lake", read_only=True)
     ref = lake.connect(tmp_path / "reference", read_only=True)
     for query in (

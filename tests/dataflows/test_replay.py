@@ -29,7 +29,7 @@ def write_recordings(folder: Path) -> None:
 
 
 def replay(env: dict[str, str], *args: str) -> dict:
-    return run_json("dataflows.replay", env, *args)
+    return run_json("dataflows.cli.replay", env, *args)
 
 
 def test_csv_and_parquet_are_replayed_with_labels_kept_from_the_models(tmp_path):

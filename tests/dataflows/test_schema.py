@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dataflows.schema import parse_ts_ms, validate
+from dataflows.messages.schema import parse_ts_ms, validate
 
 GOOD = {
     "sensor_id": "traffic-1",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pickle
 from collections import Counter
 
-from dataflows.schema import ASSET_TYPES, SENSOR_TYPES, Label, validate
-from dataflows.simulation import (
+from dataflows.messages.schema import ASSET_TYPES, SENSOR_TYPES, Label, validate
+from dataflows.simulator.city import (
     ANOMALY_KINDS,
     DAY_MS,
     EVENT_KINDS,

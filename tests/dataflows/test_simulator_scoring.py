@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from dataflows import lake
-from dataflows.evaluate import main
-from dataflows.rows import Rows
-from dataflows.simulator_scoring import score
+from dataflows.cli.evaluate import main
+from dataflows.evaluation.simulator_scoring import score
+from dataflows.flow.rows import Rows
 
 H = 3_600_000
 DAY0 = 1767571200000  # 2026-01-05 00:00 UTC
@@ -100,8 +100,8 @@ def test_just_evaluate_simulator_prints_reports_and_stores(tmp_path, monkeypatch
 
 
 def test_detector_sweep_runs_every_candidate_and_restores_the_default(capsys):
-    from dataflows.detector_sweep import CANDIDATES
-    from dataflows.detector_sweep import main as sweep_main
+    from dataflows.cli.sweep import main as sweep_main
+    from dataflows.evaluation.sweep import CANDIDATES
     from online_models.anomaly import default_detector
 
     assert sweep_main(["--sensors", "20", "--hours", "6", "--seed", "3", "--json"]) == 0

@@ -13,7 +13,7 @@ from tests.conftest import ROOT, FlowRun
 
 def sql(run: FlowRun, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "dataflows.sql", *args],
+        [sys.executable, "-m", "dataflows.cli.sql", *args],
         env=run.env,
         cwd=ROOT,
         input=stdin,

@@ -1,0 +1,1 @@
+"""`just bench` and `just chaos`: speed, memory and crash-safety figures."""

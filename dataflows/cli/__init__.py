@@ -1,0 +1,1 @@
+"""Every command of the project: one module per command, each with its `main`."""

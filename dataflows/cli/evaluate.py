@@ -1,0 +1,175 @@
+"""`just evaluate skab|simulator|cmapss|assets`: how well the models do on labelled streams.
+
+    just evaluate skab [PATH] [--json]
+    just evaluate simulator [--sensors 200] [--hours 336] [--seed 42] [--json]
+    just evaluate cmapss [PATH] [--start-every N] [--json]
+    just evaluate assets [--assets 100] [--days 180] [--seed 42] [--alert-prob P] [--json]
+
+Each evaluation runs the city flow into a temporary lake, prints its figures (or one JSON
+object with `--json`), writes an HTML report with a table and Plotly charts (`--report`,
+default `data/reports/`) and appends the figures to the `evaluations` table of the lake of
+`CITY_LAKE`.
+
+SKAB
+----
+The SKAB experiment files (`valve1/`, `valve2/`, `other/`; default `../shared/data/skab`) are
+replayed through the city flow into a temporary lake, exactly as `just replay` does: the
+models learn online from the first row of each file and never see the labels. Scores follow
+the published leaderboard's protocols on the test part of each file (every row after the
+first 400):
+
+- outliers: a row is flagged when any of its metrics is flagged; point-wise F1, false-alarm
+  rate (FAR, %) and missed-alarm rate (MAR, %) over all test rows of all files;
+- changepoints: each row of `change_points` (the device's Page-Hinkley change detector) is a
+  detection; NAB score with a 60-second window to the right of each labelled changepoint
+  (`online_models.evaluation.nab`), normalised over the whole corpus, for NAB's three
+  profiles (standard, reward low FP, reward low FN): with every change point the flow
+  records (`nab_standard`, what an operator sees), and, as NAB's protocol does, with the
+  threshold on the change statistic that scores best over the whole corpus.
+
+Figures are shown next to the leaderboard quoted in the data's README.
+
+Simulator
+---------
+Two simulated weeks of the city (by default) with the simulator's ground truth, scored per
+anomaly kind by `dataflows.evaluation.simulator_scoring`: the second week, once the detectors have
+seen every kind of day, and apart (`cold_start`) days 3 to 7 of the first.
+
+C-MAPSS
+-------
+Remaining useful life of turbofan engines learnt online from delayed labels
+(`dataflows.evaluation.cmapss`; default `../shared/data/cmapss`).
+
+Assets
+------
+The simulated fleet (pumps, lifts, escalators, fans, streetlights) through the city flow's
+maintenance step, scored against the simulator's true RUL: failures warned at least 24 h
+ahead, lead times, false warnings, RUL error and interval coverage
+(`dataflows.evaluation.maintenance_scoring`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from dataflows.evaluation import assets as asset_evaluation
+from dataflows.evaluation import cmapss
+from dataflows.evaluation.cmapss import DEFAULT_CMAPSS
+from dataflows.evaluation.report import store_summary
+from dataflows.evaluation.simulator import evaluate_simulator, simulator_report
+from dataflows.evaluation.skab import (
+    DEFAULT_SKAB,
+    LEADERBOARD_F1,
+    LEADERBOARD_NAB,
+    evaluate_skab,
+    skab_report,
+)
+from dataflows.logs import configure_logging
+from dataflows.settings import PROJECT_ROOT, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "dataset", nargs="?", default="skab", choices=["skab", "simulator", "cmapss", "assets"]
+    )
+    parser.add_argument("path", nargs="?", type=Path, help="data folder (skab, cmapss)")
+    parser.add_argument(
+        "--start-every",
+        type=int,
+        default=None,
+        help="cmapss only: start a training engine every N cycles (default: one after another)",
+    )
+    parser.add_argument("--sensors", type=int, default=200, help="simulator only")
+    parser.add_argument("--hours", type=float, default=336.0, help="simulator only")
+    parser.add_argument("--seed", type=int, default=42, help="simulator, assets")
+    parser.add_argument("--assets", type=int, default=100, help="assets only")
+    parser.add_argument("--days", type=float, default=180.0, help="assets only")
+    parser.add_argument(
+        "--alert-prob",
+        type=float,
+        default=None,
+        help="assets only: failure probability that opens a warning (CITY_MAINTENANCE_ALERT_PROB)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--report", type=Path, default=PROJECT_ROOT / "data" / "reports")
+    parser.add_argument("--no-store", action="store_true", help="do not write to the lake")
+    args = parser.parse_args(argv)
+    if args.dataset == "skab":
+        root = args.path or DEFAULT_SKAB
+        print(f"[evaluate] SKAB experiment files under {root}", file=sys.stderr)
+        figures: dict = evaluate_skab(root)
+        report = skab_report(figures, args.report)
+    elif args.dataset == "cmapss":
+        root = args.path or DEFAULT_CMAPSS
+        print(f"[evaluate] C-MAPSS FD001 under {root}", file=sys.stderr)
+        figures = cmapss.evaluate_cmapss(root, start_every=args.start_every)
+        report = cmapss.cmapss_report(figures, args.report)
+    elif args.dataset == "assets":
+        figures = asset_evaluation.evaluate_assets(
+            args.assets, args.days, args.seed, args.alert_prob
+        )
+        report = asset_evaluation.assets_report(figures, args.report)
+    else:
+        figures = evaluate_simulator(args.sensors, args.hours, args.seed)
+        report = simulator_report(figures, args.report)
+    print(f"[evaluate] report: {report}", file=sys.stderr)
+    if not args.no_store:
+        lake_path = Settings.from_env().lake
+        store_summary(lake_path, args.dataset, figures)
+        print(f"[evaluate] figures appended to `evaluations` in {lake_path}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({k: v for k, v in figures.items() if k != "curve"}))
+    elif args.dataset == "skab":
+        print(f"{'SKAB (test parts, online)':34}{'ours':>10}   published (offline)")
+        best_f1 = ", ".join(f"{k} {v}" for k, v in LEADERBOARD_F1.items())
+        best_nab = ", ".join(f"{k} {v}" for k, v in LEADERBOARD_NAB.items())
+        print(f"{'outlier F1':34}{figures['f1']:>10}   {best_f1}")
+        print(f"{'false-alarm rate FAR %':34}{figures['far_percent']:>10}   Conv-AE 13.55")
+        print(f"{'missed-alarm rate MAR %':34}{figures['mar_percent']:>10}   Conv-AE 28.02")
+        print(f"{'changepoint NAB standard':34}{figures['nab_standard']:>10}   {best_nab}")
+        for profile, nab in figures["nab"].items():
+            print(
+                f"{'  NAB ' + profile:34}{nab['every_change_point']:>10}   tuned over the "
+                f"corpus: {nab['tuned']} (statistic ≥ {nab['threshold']})"
+            )
+    elif args.dataset == "cmapss":
+        published = ", ".join(f"{k} {v}" for k, v in cmapss.PUBLISHED_RMSE.items())
+        print(f"{'C-MAPSS FD001 (online)':34}{'ours':>10}   published (offline)")
+        print(f"{'RMSE at last cycle (cap 125)':34}{figures['rmse']:>10}   {published}")
+        print(f"{'PHM score':34}{figures['score']:>10}   deep CNN 273.7")
+        print(f"{'90 % interval coverage':34}{figures['interval_coverage']:>10}")
+        print(f"{'median interval width':34}{figures['interval_width_median']:>10}")
+        print(f"{'drift events':34}{figures['drift_events']:>10}")
+        print(f"{'training, prequential':34}{figures['training_prequential']}")
+        print(f"{'time':34}{figures['seconds']:>9}s   {figures['ms_per_reading']} ms/reading")
+    elif args.dataset == "assets":
+        names = ("failures_scored", "warned_ahead_share", "median_lead_h", "warnings")
+        names += ("false_warning_share", "rul_mae_h", "interval_coverage", "brier")
+        print(f"{'asset type':14}" + "".join(f"{n[:18]:>20}" for n in names))
+        for asset_type, f in {**figures["types"], "all": figures}.items():
+            print(f"{asset_type:14}" + "".join(f"{f.get(n)!s:>20}" for n in names))
+        print(f"time {figures['seconds']} s")
+    else:
+        cold = figures["cold_start"]
+        for name, part in (("learnt", figures), ("cold start", cold)):
+            overall = {k: v for k, v in part.items() if k not in ("kinds", "cold_start")}
+            print(f"{name}: " + "  ".join(f"{k}={v}" for k, v in overall.items()))
+        print(
+            f"{'kind':20}{'labels':>8}{'recall':>9}{'precision':>11}{'F1':>8}{'delay s':>10}"
+            f"{'F1 cold start':>15}"
+        )
+        for kind, k in figures["kinds"].items():
+            print(
+                f"{kind:20}{k['labels']:>8}{k['recall']:>9}{k['precision']:>11}{k['f1']:>8}"
+                f"{k['median_delay_s'] or '-':>10}{cold['kinds'].get(kind, {}).get('f1')!s:>15}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    configure_logging(Settings.from_env())
+    raise SystemExit(main())

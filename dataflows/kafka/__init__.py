@@ -1,0 +1,1 @@
+"""Kafka: client settings and the wire format, a local broker, a producer."""

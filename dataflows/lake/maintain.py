@@ -1,0 +1,114 @@
+"""Keeping the lake small: retention periods and compaction (`just compact`)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from dataflows.lake.connection import connect, transaction, writer_lock
+from dataflows.lake.tables import CATALOG, RETENTION
+
+
+def compact(
+    con: duckdb.DuckDBPyConnection, lake: str | os.PathLike, keep_snapshots_s: float = 3600.0
+) -> dict[str, int]:
+    """Merge small Parquet files, expire old snapshots and delete the files they freed.
+
+    Snapshots and freed files are kept for `keep_snapshots_s`, so a reader in the middle of
+    a query never loses a file under it, and recent time travel keeps working.
+
+    DuckLake 1.5.5's own `older_than` arguments misjudge times on a SQLite catalog (they
+    took snapshots made a second ago for older than an hour ago), so old snapshots are
+    picked here and expired by id, and freed files are deleted here once old enough.
+    """
+    cutoff = datetime.now(UTC) - timedelta(seconds=keep_snapshots_s)
+    meta = f"__ducklake_metadata_{CATALOG}"
+    with writer_lock(lake):
+        prune_progress(con)
+        con.execute(f"CALL ducklake_merge_adjacent_files('{CATALOG}')")
+        old = con.execute(
+            f"SELECT list(snapshot_id ORDER BY snapshot_id) FROM ducklake_snapshots('{CATALOG}') "
+            f"WHERE snapshot_time < ? AND snapshot_id < "
+            f"(SELECT max(snapshot_id) FROM ducklake_snapshots('{CATALOG}'))",
+            [cutoff],
+        ).fetchone()[0]
+        if old:
+            con.execute(f"CALL ducklake_expire_snapshots('{CATALOG}', versions => ?)", [list(old)])
+        freed = con.execute(
+            f"SELECT data_file_id, path, path_is_relative "
+            f"FROM {meta}.ducklake_files_scheduled_for_deletion "
+            f"WHERE CAST(schedule_start AS TIMESTAMPTZ) < ?",
+            [cutoff],
+        ).fetchall()
+        data_path = Path(lake).resolve() / "files"
+        for _, path, relative in freed:
+            (data_path / path if relative else Path(path)).unlink(missing_ok=True)
+        if freed:
+            with transaction(con):
+                con.execute(
+                    f"DELETE FROM {meta}.ducklake_files_scheduled_for_deletion "
+                    f"WHERE list_contains(?, data_file_id)",
+                    [[file_id for file_id, _, _ in freed]],
+                )
+    return {"expired_snapshots": len(old or []), "deleted_files": len(freed)}
+
+
+def prune_progress(con: duckdb.DuckDBPyConnection) -> int:
+    """Keep of `sink_progress` only what recovery needs: each partition's highest mark.
+
+    Every transaction of the flow adds a row per source partition; without pruning, the table
+    grows for ever. Returns the number of rows deleted.
+    """
+    with transaction(con):
+        return con.execute(
+            "DELETE FROM sink_progress WHERE max_offset < "
+            "(SELECT max(p.max_offset) FROM sink_progress p "
+            "WHERE p.source_partition = sink_progress.source_partition)"
+        ).fetchone()[0]
+
+
+def apply_retention(
+    con: duckdb.DuckDBPyConnection, lake: str | os.PathLike, days: dict[str, float]
+) -> dict[str, int]:
+    """Delete rows older than `days[table]` days; rows younger are never touched.
+
+    Readings and aggregates age from the newest reading in the table (so a replay of last
+    year's data is not deleted on arrival); dead letters age from now. 0 keeps forever.
+    """
+    deleted = {}
+    with writer_lock(lake), transaction(con):
+        for table, keep in days.items():
+            if keep <= 0:
+                continue
+            column, from_newest = RETENTION[table]
+            origin = f"(SELECT max({column}) FROM {table})" if from_newest else "now()"
+            count = con.execute(
+                f"DELETE FROM {table} WHERE {column} < {origin} - to_seconds(?)",
+                [keep * 86_400.0],
+            ).fetchone()[0]
+            deleted[table] = count
+    return deleted
+
+
+def maintain(settings_env: dict[str, str] | None = None) -> dict[str, object]:
+    """Retention and compaction of the lake of the `CITY_*` settings (`just compact`)."""
+    from dataflows.settings import Settings
+
+    s = Settings.from_env(settings_env)
+    con = connect(s.lake)
+    try:
+        deleted = apply_retention(
+            con,
+            s.lake,
+            {
+                "readings": s.retention_readings_days,
+                "readings_1m": s.retention_aggregates_days,
+                "dead_letters": s.retention_dead_letters_days,
+            },
+        )
+        return {"deleted": deleted, **compact(con, s.lake)}
+    finally:
+        con.close()

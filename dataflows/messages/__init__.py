@@ -1,0 +1,1 @@
+"""The message contract: typed records, validation and what one message may cost."""

@@ -1,0 +1,1 @@
+"""The built-in city simulator: sensors, assets and their labelled faults."""

@@ -1,0 +1,60 @@
+"""Point-wise scores of anomaly flags against labels: F1, false- and missed-alarm rates.
+
+SKAB's leaderboard scores outlier detection this way (Katser and Kozitsin, 2020): every
+test row counts once, flagged or not, anomalous or not.
+
+>>> counts = PointCounts()
+>>> for flagged, anomalous in [(True, True), (True, False), (False, True), (False, False)]:
+...     counts.add(flagged, anomalous)
+>>> counts.f1(), counts.far_percent(), counts.mar_percent()
+(0.5, 50.0, 50.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class PointCounts:
+    """True and false positives and negatives over the rows scored so far."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, flagged: bool, anomalous: bool) -> None:
+        """Count one row."""
+        if flagged:
+            if anomalous:
+                self.tp += 1
+            else:
+                self.fp += 1
+        elif anomalous:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    @property
+    def rows(self) -> int:
+        """Rows counted."""
+        return self.tp + self.fp + self.fn + self.tn
+
+    def f1(self) -> float:
+        """Harmonic mean of precision and recall (0 without a true positive)."""
+        if not self.tp:
+            return 0.0
+        precision = self.tp / (self.tp + self.fp)
+        recall = self.tp / (self.tp + self.fn)
+        return 2 * precision * recall / (precision + recall)
+
+    def far_percent(self) -> float:
+        """False-alarm rate: the share of normal rows flagged, in %."""
+        normal = self.fp + self.tn
+        return 100 * self.fp / normal if normal else 0.0
+
+    def mar_percent(self) -> float:
+        """Missed-alarm rate: the share of anomalous rows not flagged, in %."""
+        anomalous = self.fn + self.tp
+        return 100 * self.fn / anomalous if anomalous else 0.0
