@@ -56,14 +56,22 @@ _venv:
     #!/usr/bin/env bash
     set -euo pipefail
     stamp="{{venv}}/.installed"
-    if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ]; then exit 0; fi
+    if [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] && [ "$stamp" -nt requirements.lock ]; then exit 0; fi
     py="$(command -v python3.11 || command -v python3)"
     "$py" -c 'import sys; assert sys.version_info[:2] >= (3, 11), "Python 3.11+ is needed"'
     [ -x "{{python}}" ] || "$py" -m venv "{{venv}}"
-    echo "installing pinned dependencies into {{venv}} ..."
+    echo "installing the locked dependencies (requirements.lock) into {{venv}} ..."
     "{{python}}" -m pip install --quiet --upgrade pip
-    "{{python}}" -m pip install --quiet -e ".[dev]"
+    "{{python}}" -m pip install --quiet -r requirements.lock
+    "{{python}}" -m pip install --quiet --no-deps -e .
     touch "$stamp"
+
+# resolve pyproject.toml's pins again into requirements.lock (after changing a pin)
+lock: _venv
+    {{python}} -m pip install --quiet uv==0.13.9
+    {{python}} -m uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+        --python-platform x86_64-manylinux_2_31 --custom-compile-command "just lock" \
+        --annotation-style line -o requirements.lock
 
 # install Debian's chromium for the browser test when missing
 _chromium:

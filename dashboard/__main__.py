@@ -8,7 +8,9 @@ import sys
 from dataflows.dashboard_server import command, exposure_warning, url
 from dataflows.settings import Settings
 
-if __name__ == "__main__":
+
+def main() -> None:
+    """Serve the dashboard: Streamlit takes this process over."""
     settings = Settings.from_env()
     warning = exposure_warning(settings)
     if warning:
@@ -16,3 +18,7 @@ if __name__ == "__main__":
     print(f"dashboard: {url(settings)} (lake {settings.lake})", flush=True)
     cmd = command(settings)
     os.execv(cmd[0], cmd)
+
+
+if __name__ == "__main__":
+    main()

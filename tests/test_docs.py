@@ -41,3 +41,11 @@ def test_the_readme_stays_short_and_links_every_doc():
     assert len(readme.splitlines()) <= 300
     for doc in (ROOT / "docs").glob("*.md"):
         assert f"docs/{doc.name}" in readme, doc.name
+
+
+def test_the_lake_docs_list_every_table_as_the_contract_declares_it():
+    from dataflows.lake.tables import markdown
+
+    assert markdown() in (ROOT / "docs" / "lake.md").read_text(), (
+        "docs/lake.md is out of date: paste `python -m dataflows.cli.tables` into it"
+    )

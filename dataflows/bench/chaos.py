@@ -101,7 +101,7 @@ def compare(lake_path: Path, expected: set[tuple[str, int, str]]) -> dict[str, i
             con.sql(
                 f"SELECT count(*) - count(DISTINCT ({', '.join(keys)})) FROM {table}"
             ).fetchone()[0]
-            for table, (keys, _) in lake.NATURAL_KEYS.items()
+            for table, keys in ((t.name, t.key) for t in lake.TABLES.values())
             if table.startswith("maintenance_") or table in ("model_metrics", "asset_truth")
         )
     finally:

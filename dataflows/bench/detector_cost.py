@@ -1,6 +1,8 @@
 """What each model of the suite costs per reading, on the same simulated readings.
 
-`just bench` prints this table beside the flow's throughput. Every detector scores then
+`just bench` prints this table beside the flow's throughput: the default detector, every
+detector of the registry (`online_models.anomaly.DETECTORS`), by its name, and the other
+models of the suite. Every detector scores then
 learns each metric of each reading with a fresh instance per sensor and metric, as the flow
 does; `DeviceDistance` takes a sensor's metrics at once (one device reading), `ChangePoint`
 is fed one value per reading, and `RemainingLife` observes one asset reading (five signals)
@@ -16,16 +18,12 @@ from collections.abc import Callable, Sequence
 from river import base
 
 from online_models.anomaly import (
+    DETECTORS,
     AdaptiveThreshold,
     ChangePoint,
     DeviceDistance,
-    Flatline,
-    SeasonalZScore,
-    ShiftCusum,
     default_detector,
 )
-from online_models.anomaly.likelihood import AnomalyLikelihood
-from online_models.anomaly.trees import FeatureTrees
 from online_models.maintenance import RemainingLife
 
 Reading = tuple[str, str, int, dict[str, float]]
@@ -106,13 +104,7 @@ def detector_costs(readings: Sequence[Reading], limit: int = 50_000) -> dict[str
     sample = list(readings[:limit])
     costs = {
         "default (rhythmic)": _per_metric(sample, lambda: default_detector("rhythmic")),
-        "SeasonalZScore": _per_metric(sample, SeasonalZScore),
-        "Flatline": _per_metric(sample, Flatline),
-        "ShiftCusum": _per_metric(sample, ShiftCusum),
-        "FeatureTrees (HalfSpaceTrees)": _per_metric(sample, FeatureTrees),
-        "AnomalyLikelihood(SeasonalZScore)": _per_metric(
-            sample, lambda: AnomalyLikelihood(SeasonalZScore())
-        ),
+        **{name: _per_metric(sample, factory) for name, factory in DETECTORS.items()},
         "AdaptiveThreshold": _threshold(sample),
         "DeviceDistance (per device reading)": _device(sample),
         "ChangePoint": _change_point(sample),

@@ -174,6 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console command: logging configured, then `main` with the command line."""
     configure_logging(Settings.from_env())
     raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

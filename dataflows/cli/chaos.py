@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if good and result["aggregates_ok"] else 1
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console command: logging configured, then `main` with the command line."""
     configure_logging(Settings.from_env())
     raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

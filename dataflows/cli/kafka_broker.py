@@ -1,6 +1,6 @@
 """`just kafka` and `just kafka-stop`: start, stop or ask after the local Kafka broker.
 
-    python -m dataflows.cli.kafka_broker start|stop|status
+python -m dataflows.cli.kafka_broker start|stop|status
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """The console command: logging configured, then `main` with the command line."""
     configure_logging(Settings.from_env())
     raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -19,13 +19,18 @@ from dataflows.evaluation import simulator_scoring
 from dataflows.evaluation.harness import scratch_settings
 from dataflows.evaluation.report import write_report
 from dataflows.flow.city import build_flow
+from online_models.anomaly.registry import DEFAULT_PLAN, DetectorPlan
 
 LEARNING_HOURS = 168.0
 """The simulator's probation: a week, so that weekday and weekend slots are both learnt."""
 
 
 def evaluate_simulator(
-    sensors: int = 200, hours: float = 336.0, seed: int = 42, progress: bool = True
+    sensors: int = 200,
+    hours: float = 336.0,
+    seed: int = 42,
+    progress: bool = True,
+    plan: DetectorPlan = DEFAULT_PLAN,
 ) -> dict[str, object]:
     """Run the simulator for `hours` into a temporary lake and score alerts per kind.
 
@@ -46,7 +51,7 @@ def evaluate_simulator(
         settings = scratch_settings(folder, env)
         if progress:
             print(f"[evaluate] simulating {sensors} sensors for {hours:g} h", file=sys.stderr)
-        run_main(build_flow(settings))
+        run_main(build_flow(settings, plan=plan))
         if progress:
             print("[evaluate] scoring alerts against the simulator's labels", file=sys.stderr)
         con = lake.connect(folder, read_only=True)

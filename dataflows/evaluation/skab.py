@@ -33,6 +33,7 @@ from dataflows.evaluation.report import write_report
 from dataflows.flow.city import build_flow
 from dataflows.settings import PROJECT_ROOT
 from dataflows.sources.recorded import ReplaySpec
+from online_models.anomaly.registry import DEFAULT_PLAN, DetectorPlan
 from online_models.evaluation import PROFILES, PointCounts
 from online_models.evaluation.nab import best_threshold, corpus_score
 
@@ -114,14 +115,16 @@ def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, float]:
     }
 
 
-def evaluate_skab(root: Path, progress: bool = True) -> dict[str, float]:
-    """Replay SKAB's experiment files into a temporary lake and score them."""
+def evaluate_skab(
+    root: Path, progress: bool = True, plan: DetectorPlan = DEFAULT_PLAN
+) -> dict[str, float]:
+    """Replay SKAB's experiment files into a temporary lake (with `plan`) and score them."""
     files = experiment_files(root)
     spec = ReplaySpec(
         tuple(files), root, label_columns=("anomaly", "changepoint"), progress=progress
     )
     with tempfile.TemporaryDirectory(prefix="city-evaluate-") as folder:
-        run_main(build_flow(scratch_settings(folder), replay=spec))
+        run_main(build_flow(scratch_settings(folder), replay=spec, plan=plan))
         return score(Path(folder), root, files)
 
 

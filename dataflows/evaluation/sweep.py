@@ -1,8 +1,8 @@
 """Candidate default detectors, side by side (`python -m dataflows.cli.sweep`).
 
 Each candidate replaces the baseline of the default detector of `rhythmic` and `count`
-signals (most of the city's metrics, and every replayed one) for one run of `just evaluate
-simulator` in this process; the table shows precision, false alerts per sensor-day and F1
+signals (most of the city's metrics, and every replayed one) in the detector plan of one
+run of `just evaluate simulator`; the table shows precision, false alerts per sensor-day and F1
 per anomaly kind (once learnt), and the precision and worst F1 of the cold start, so that
 the default is chosen by measurement. Choose on another seed than the one you report (the
 `docs/evaluation.md` reports seed 42; the sweep defaults to seed 7).
@@ -20,79 +20,33 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
-
-from river import base
 
 from dataflows.evaluation.simulator import evaluate_simulator
 from dataflows.evaluation.skab import evaluate_skab
-from dataflows.flow import sensors as sensor_logic
-from online_models.anomaly import defaults
-from online_models.anomaly.cusum import ShiftCusum
-from online_models.anomaly.ensemble import MaxScore
-from online_models.anomaly.flatline import Flatline
-from online_models.anomaly.likelihood import AnomalyLikelihood
-from online_models.anomaly.seasonal import SeasonalZScore
-from online_models.anomaly.trees import FeatureTrees
+from online_models.anomaly.registry import DEFAULT_PLAN, DetectorPlan
 
-Baseline = Callable[[], base.AnomalyDetector]
-
-
-class NoBaseline(base.AnomalyDetector):
-    """A baseline that never scores: leaves a detector's other parts to do the work."""
-
-    def learn_one(self, x: dict) -> None:
-        return None
-
-    def score_one(self, x: dict) -> float:
-        return 0.0
-
-
-CANDIDATES: dict[str, Baseline] = {
-    "ShiftCusum(1.5, 30) (default)": lambda: ShiftCusum(allowance=1.5, limit=30.0),
-    "ShiftCusum(2, 40)": lambda: ShiftCusum(allowance=2.0, limit=40.0),
-    "SeasonalZScore": SeasonalZScore,
-    "SeasonalZScore, hourly slots": lambda: SeasonalZScore(slot_minutes=60),
-    "FeatureTrees (HalfSpaceTrees)": FeatureTrees,
-    "AnomalyLikelihood(SeasonalZScore)": lambda: AnomalyLikelihood(SeasonalZScore()),
-    "SeasonalZScore + its AnomalyLikelihood": lambda: MaxScore(
-        [SeasonalZScore(), AnomalyLikelihood(SeasonalZScore())]
-    ),
+CANDIDATES: dict[str, str] = {
+    "ShiftCusum(1.5, 30) (default)": "shift_cusum",
+    "ShiftCusum(2, 40)": "shift_cusum_wide",
+    "SeasonalZScore": "seasonal_zscore",
+    "SeasonalZScore, hourly slots": "seasonal_zscore_hourly",
+    "FeatureTrees (HalfSpaceTrees)": "feature_trees",
+    "AnomalyLikelihood(SeasonalZScore)": "likelihood_seasonal_zscore",
+    "SeasonalZScore + its AnomalyLikelihood": "seasonal_zscore+likelihood_seasonal_zscore",
 }
-"""Name -> factory of the baseline paired with `Flatline` in the candidate detector."""
+"""Row name -> the baseline (a detector name) paired with `Flatline` in the candidate."""
 
 
-@contextmanager
-def baseline_swapped(baseline: Baseline) -> Iterator[None]:
-    """Within the block, new `rhythmic` and `count` detectors use `baseline`.
+def candidate_plan(baseline: str) -> DetectorPlan:
+    """The default plan with `baseline` beside `Flatline` for `rhythmic` and `count` signals.
 
-    >>> with baseline_swapped(SeasonalZScore):
-    ...     type(defaults.default_detector("rhythmic").detectors[0]).__name__
-    'SeasonalZScore'
-    >>> type(defaults.default_detector("rhythmic").detectors[0]).__name__
-    'ShiftCusum'
+    >>> candidate_plan("seasonal_zscore").signals["count"]
+    'seasonal_zscore+flatline_long'
     """
-    saved = dict(defaults.SIGNALS)
-    defaults.SIGNALS["rhythmic"] = lambda: MaxScore([baseline(), Flatline()])
-    defaults.SIGNALS["count"] = lambda: MaxScore([baseline(), Flatline(min_run=10)])
-    try:
-        yield
-    finally:
-        defaults.SIGNALS.clear()
-        defaults.SIGNALS.update(saved)
-
-
-@contextmanager
-def without_device_detector() -> Iterator[None]:
-    """Within the block, devices get no joint detector: only their metrics' own."""
-    saved = sensor_logic.device_detector
-    sensor_logic.device_detector = lambda sensor_type, n_metrics: None
-    try:
-        yield
-    finally:
-        sensor_logic.device_detector = saved
+    return DEFAULT_PLAN.with_signals(
+        rhythmic=f"{baseline}+flatline", count=f"{baseline}+flatline_long"
+    )
 
 
 def sweep(sensors: int, hours: float, seed: int) -> list[dict[str, object]]:
@@ -101,8 +55,8 @@ def sweep(sensors: int, hours: float, seed: int) -> list[dict[str, object]]:
     for name, baseline in CANDIDATES.items():
         print(f"[detector_sweep] {name} ...", file=sys.stderr, flush=True)
         started = time.monotonic()
-        with baseline_swapped(baseline):
-            figures = evaluate_simulator(sensors, hours, seed, progress=False)
+        plan = candidate_plan(baseline)
+        figures = evaluate_simulator(sensors, hours, seed, progress=False, plan=plan)
         cold = figures["cold_start"]
         rows.append(
             {
@@ -122,13 +76,15 @@ def sweep_skab(root: Path) -> list[dict[str, object]]:
     """`just evaluate skab` per candidate, with and without the device detector."""
     runs = [(name, baseline, True) for name, baseline in CANDIDATES.items()]
     runs += [(name, baseline, False) for name, baseline in CANDIDATES.items()]
-    runs.append(("none (DeviceDistance + Flatline)", NoBaseline, True))
+    runs.append(("none (DeviceDistance + Flatline)", "silent", True))
     rows = []
     for name, baseline, device in runs:
         print(f"[detector_sweep] {name}, device detector {device} ...", file=sys.stderr, flush=True)
         started = time.monotonic()
-        with baseline_swapped(baseline), nullcontext() if device else without_device_detector():
-            figures = evaluate_skab(root, progress=False)
+        plan = candidate_plan(baseline)
+        figures = evaluate_skab(
+            root, progress=False, plan=plan if device else plan.without_device()
+        )
         rows.append(
             {
                 "candidate": name,

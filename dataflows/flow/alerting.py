@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import online_models
+from dataflows.lake.tables import AlertClosure, AlertRow
 
 MODEL_VERSION = f"online_models {online_models.__version__}"
 """Version of the models written with each alert."""
@@ -78,15 +79,15 @@ def alert_row(
     closed_ms: int | None = None,
     level: str | None = None,
     detail: str | None = None,
-) -> tuple:
-    """A row of the lake's `alerts` table (in `dataflows.lake.TABLES` order).
+) -> AlertRow:
+    """A row of the lake's `alerts` table.
 
     The severity is that of the peak score unless `level` is given.
 
-    >>> alert_row("s@0", "s", "noise", "anomaly", "laeq", 0, 0.97, 3, "SeasonalZScore")[10]
+    >>> alert_row("s@0", "s", "noise", "anomaly", "laeq", 0, 0.97, 3, "SeasonalZScore").severity
     'major'
     """
-    return (
+    return AlertRow(
         alert_id,
         sensor_id,
         sensor_type,
@@ -103,9 +104,11 @@ def alert_row(
     )
 
 
-def closure_row(alert_id: str, closed_ms: int, peak: float, metrics: str, count: int) -> tuple:
+def closure_row(
+    alert_id: str, closed_ms: int, peak: float, metrics: str, count: int
+) -> AlertClosure:
     """A closing of an open alert, as the lake sink applies it to `alerts`."""
-    return (alert_id, closed_ms, peak, metrics, count, severity(peak))
+    return AlertClosure(alert_id, closed_ms, peak, metrics, count, severity(peak))
 
 
 class AlertEpisodes:

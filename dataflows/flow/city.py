@@ -26,10 +26,11 @@ from bytewax.dataflow import Dataflow
 from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import StepGuard
 from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic
-from dataflows.flow.rows import Rows
 from dataflows.flow.sensors import SensorConfig, SensorLogic
 from dataflows.kafka import client as kafka_io
 from dataflows.kafka.client import KAFKA_LIMITS, KafkaRecord
+from dataflows.lake.rows import Rows
+from dataflows.lake.tables import AssetTruthRow, DataGapRow, LabelRow
 from dataflows.logs import configure_logging
 from dataflows.messages.limits import MessageLimits
 from dataflows.messages.schema import (
@@ -50,6 +51,7 @@ from dataflows.sinks.lake import LakeSink
 from dataflows.sources.kafka import KafkaSource
 from dataflows.sources.recorded import RecordedFilesSource, ReplaySpec
 from dataflows.sources.simulator import SimulatorSource
+from online_models.anomaly.registry import DEFAULT_PLAN, DetectorPlan
 
 
 def _split(
@@ -67,16 +69,26 @@ def _split(
     failures = 0
     for record in batch:
         if isinstance(record, DataGap):
-            side.data_gaps.append(record.row())
+            missing = record.last_offset - record.first_offset + 1
+            side.data_gaps.append(
+                DataGapRow(
+                    record.detected_ms,
+                    record.source_partition,
+                    record.first_offset,
+                    record.last_offset,
+                    missing,
+                    record.reason,
+                )
+            )
             continue
         origin = (record.source_partition, record.offset)
         payload = getattr(record, "payload", None)
         if isinstance(payload, Label):
-            side.labels.append(payload)
+            side.labels.append(LabelRow(*payload))
             side.note(origin)
             continue
         if isinstance(payload, AssetTruth):
-            side.asset_truth.append(payload)
+            side.asset_truth.append(AssetTruthRow(*payload))
             side.note(origin)
             continue
         try:
@@ -159,9 +171,10 @@ def _alert_changes(batch: list[tuple[str, Rows]]) -> list[tuple[str, tuple]]:
     return [(change[0], change) for _, rows in batch for change in rows.alert_changes]
 
 
-def sensor_config(settings: Settings) -> SensorConfig:
-    """How the per-sensor step treats time, alerts and state."""
+def sensor_config(settings: Settings, plan: DetectorPlan = DEFAULT_PLAN) -> SensorConfig:
+    """How the per-sensor step treats time, alerts and state, and which detectors it uses."""
     return SensorConfig(
+        plan=plan,
         lateness_ms=int(settings.allowed_lateness_s * 1000),
         policy=settings.alert_policy(),
         ttl_ms=int(settings.state_ttl_s * 1000),
@@ -184,11 +197,16 @@ def maintenance_config(settings: Settings) -> MaintenanceConfig:
     )
 
 
-def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = None) -> Dataflow:
+def build_flow(
+    settings: Settings | None = None,
+    replay: ReplaySpec | None = None,
+    plan: DetectorPlan = DEFAULT_PLAN,
+) -> Dataflow:
     """The city dataflow, writing into the lake of `settings`.
 
     Its source is `replay` if given (recorded files), else the simulator or Kafka
-    (`settings.source`).
+    (`settings.source`). `plan` says which detector each kind of signal gets
+    (`online_models.anomaly.registry`).
     """
     settings = settings or Settings.from_env()
     configure_logging(settings)
@@ -226,7 +244,7 @@ def build_flow(settings: Settings | None = None, replay: ReplaySpec | None = Non
         )
     split = op.branch("split", checked, lambda item: isinstance(item, tuple))
     assets = op.branch("assets", split.trues, lambda item: item[1].type in ASSET_TYPES)
-    sensors, sensors_guard = sensor_config(settings), StepGuard("sensors")
+    sensors, sensors_guard = sensor_config(settings, plan), StepGuard("sensors")
     per_sensor = op.stateful_batch(
         "sensors",
         assets.falses,  # type: ignore[arg-type]

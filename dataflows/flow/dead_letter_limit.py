@@ -1,6 +1,6 @@
 """Rate limits on dead letters, so that a broken gateway cannot fill the disk.
 
-Within one minute (of the letters' `received_ms`), at most `per_key` letters of one sensor
+Within one minute (of the letters' `received_at`), at most `per_key` letters of one sensor
 with one kind of reason (the part before the first colon) are written as they are, and at
 most `per_minute` letters in all; each letter beyond that is only counted. When the minute
 is over, one summary row per (sensor, kind) says how many were left out, their first and
@@ -59,7 +59,7 @@ class DeadLetterLimiter:
         """The letters to write now: those within the limits, and summaries of past minutes."""
         out: list[DeadLetter] = []
         for letter in letters:
-            minute = letter.received_ms // MINUTE_MS
+            minute = letter.received_at // MINUTE_MS
             window = self._window
             if minute > window.minute:
                 out.extend(self._summaries())

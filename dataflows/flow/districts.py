@@ -52,7 +52,8 @@ from bytewax.operators import StatefulBatchLogic
 
 from dataflows.flow.alerting import alert_row, closure_row
 from dataflows.flow.isolation import FlowStopped, StepGuard
-from dataflows.flow.rows import Rows
+from dataflows.lake.rows import Rows
+from dataflows.lake.tables import AlertGroupRow, ModelResetRow
 from dataflows.messages.schema import DeadLetter, duration_text, now_ms, payload_text
 
 DETECTOR = "Corroboration"
@@ -144,7 +145,7 @@ class DistrictLogic(StatefulBatchLogic):
         with contextlib.suppress(Exception):  # the state is thrown away anyway
             self._close_event(ts, rows)
         self.state = DistrictState(latest_ms=self.state.latest_ms, district=district)
-        rows.model_resets.append((ts, STEP, district, "state", reason, position))
+        rows.model_resets.append(ModelResetRow(ts, STEP, district, "state", reason, position))
 
     def on_notify(self) -> tuple[list[Rows], bool]:
         """No alert change for `ttl_ms`: the district leaves the state."""
@@ -152,7 +153,7 @@ class DistrictLogic(StatefulBatchLogic):
         self._close_event(self.state.latest_ms, rows)
         if self.state.latest_ms:
             rows.model_resets.append(
-                (
+                ModelResetRow(
                     self.state.latest_ms,
                     STEP,
                     self.state.district,
@@ -219,7 +220,7 @@ class DistrictLogic(StatefulBatchLogic):
         event.sensors.add(sensor_id)
         event.types.add(sensor_type)
         event.peak = max(event.peak, peak)
-        rows.alert_groups.append((event.alert_id, alert_id))
+        rows.alert_groups.append(AlertGroupRow(event.alert_id, alert_id))
 
     def _closed(self, alert_id: str, ts: int, rows: Rows) -> None:
         state = self.state

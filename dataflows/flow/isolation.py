@@ -28,21 +28,13 @@ import logging
 import threading
 import time
 
-log = logging.getLogger(__name__)
+from dataflows.messages.schema import internal_error
 
-_MAX_MESSAGE_CHARS = 300
+log = logging.getLogger(__name__)
 
 
 class FlowStopped(RuntimeError):
     """The flow cannot go on; the message is the one-line reason."""
-
-
-def internal_error(error: BaseException) -> str:
-    """The dead-letter reason for an exception raised while handling one record."""
-    message = " ".join(str(error).split())
-    if len(message) > _MAX_MESSAGE_CHARS:
-        message = message[:_MAX_MESSAGE_CHARS] + "…"
-    return f"internal_error: {type(error).__name__}: {message}"
 
 
 class StepGuard:

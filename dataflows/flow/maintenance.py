@@ -51,9 +51,17 @@ from bytewax.operators import StatefulBatchLogic
 
 from dataflows.flow.alerting import AlertEpisodes, AlertPolicy, alert_row, closure_row
 from dataflows.flow.isolation import FlowStopped, StepGuard
-from dataflows.flow.rows import Rows
 from dataflows.flow.sensor_clock import SensorClock
 from dataflows.flow.sensors import sensor_unit
+from dataflows.lake.rows import Rows
+from dataflows.lake.tables import (
+    MaintenanceEventRow,
+    ModelMetricRow,
+    ModelResetRow,
+    PredictionRow,
+    ReadingRow,
+    SensorRow,
+)
 from dataflows.messages.schema import (
     AssetEvent,
     DeadLetter,
@@ -212,7 +220,7 @@ class MaintenanceLogic(StatefulBatchLogic):
                 self._evict(fleet, item.sensor_id, item.ts_ms, None, rows)
             except Exception:  # noqa: S110 - the asset's state is thrown away anyway
                 fleet.assets.pop(item.sensor_id, None)
-        rows.model_resets.append((item.ts_ms, STEP, key, what, reason, position))
+        rows.model_resets.append(ModelResetRow(item.ts_ms, STEP, key, what, reason, position))
 
     def _sweep(self, now_s: float, rows: Rows) -> None:
         """Assets silent for `ttl_ms`, on the flow's clock or the fleet's, leave the state."""
@@ -245,7 +253,7 @@ class MaintenanceLogic(StatefulBatchLogic):
             self._clock_jump(asset, reading, rows)
         fleet.model.restored(asset_id, ts_ms / HOUR_MS, None)
         if reason is not None:
-            rows.model_resets.append((ts_ms, STEP, asset_id, "state", reason, None))
+            rows.model_resets.append(ModelResetRow(ts_ms, STEP, asset_id, "state", reason, None))
 
     def on_notify(self) -> tuple[list[Rows], bool]:
         """No message for a while (wall clock): look for silent assets."""
@@ -304,8 +312,8 @@ class MaintenanceLogic(StatefulBatchLogic):
         if not asset.registered:
             asset.registered = True
             rows.sensors.append(
-                (asset_id, reading.type, reading.district, reading.lat, reading.lon,
-                 sensor_unit(reading.type), ts)
+                SensorRow(asset_id, reading.type, reading.district, reading.lat, reading.lon,
+                          sensor_unit(reading.type), ts)
             )  # fmt: skip
         clock = asset.clock
         if clock.latest_ms and ts <= clock.latest_ms:
@@ -323,13 +331,14 @@ class MaintenanceLogic(StatefulBatchLogic):
             clock.learn_gap(ts - clock.latest_ms)
         clock.latest_ms = ts
         rows.readings.extend(
-            (asset_id, ts, metric, value, None, False) for metric, value in reading.values.items()
+            ReadingRow(asset_id, ts, metric, value, None, False)
+            for metric, value in reading.values.items()
         )
         if prediction is None:
             return None
         p = prediction.failure_prob
         rows.maintenance_predictions.append(
-            (
+            PredictionRow(
                 asset_id,
                 ts,
                 prediction.rul,
@@ -351,7 +360,7 @@ class MaintenanceLogic(StatefulBatchLogic):
             asset.clock.latest_ms = ts  # an event far ahead does not move the asset's time
         detail = "" if event.rul_h is None else f"inspected RUL {event.rul_h:g} h"
         rows.maintenance_events.append(
-            (event.ts_ms, fleet.asset_type, event.sensor_id, event.kind, detail)
+            MaintenanceEventRow(event.ts_ms, fleet.asset_type, event.sensor_id, event.kind, detail)
         )
         model = fleet.model
         if event.kind == "repair":
@@ -367,11 +376,11 @@ class MaintenanceLogic(StatefulBatchLogic):
         for change in changes:
             when = int(change.t * HOUR_MS)
             rows.maintenance_events.append(
-                (when, fleet.asset_type, None, change.kind, change.detail)
+                MaintenanceEventRow(when, fleet.asset_type, None, change.kind, change.detail)
             )
         figures = model.metrics()
         rows.model_metrics.append(
-            (
+            ModelMetricRow(
                 self.model_name,
                 fleet.asset_type,
                 ts,

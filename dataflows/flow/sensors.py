@@ -38,8 +38,9 @@ from river import base
 from dataflows.flow.aggregation import MinuteBuckets
 from dataflows.flow.alerting import AlertEpisodes, AlertPolicy, alert_row, closure_row
 from dataflows.flow.isolation import FlowStopped, StepGuard
-from dataflows.flow.rows import Rows
 from dataflows.flow.sensor_clock import SensorClock
+from dataflows.lake.rows import AlertChange, Rows
+from dataflows.lake.tables import ChangePointRow, MinuteRow, ModelResetRow, ReadingRow, SensorRow
 from dataflows.messages.schema import (
     METRIC_INDEX,
     SENSOR_TYPES,
@@ -50,18 +51,16 @@ from dataflows.messages.schema import (
     payload_text,
 )
 from online_models.anomaly import (
+    DEFAULT_PLAN,
     AdaptiveThreshold,
     ChangePoint,
+    DetectorPlan,
     DeviceDistance,
-    default_detector,
+    alert_kind,
     default_threshold,
-    device_detector,
 )
 
 STEP = "sensors"
-
-FAULT_DETECTORS = frozenset({"Flatline", "Dropout"})
-"""Detectors whose alerts mean a faulty sensor rather than something happening in the city."""
 
 CHANGE_DETECTOR = "PageHinkley(DeviceDistance)"
 """Name of the change-point detector written with each change point."""
@@ -82,6 +81,8 @@ DAY_MS = 86_400_000
 class SensorConfig:
     """How the per-sensor step treats time, alerts and state (from `Settings`)."""
 
+    plan: DetectorPlan = DEFAULT_PLAN
+    """Which detector each kind of signal gets (`online_models.anomaly.registry`)."""
     lateness_ms: int = 120_000
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     ttl_ms: int = 7 * DAY_MS
@@ -116,6 +117,8 @@ class SensorState:
     buckets: MinuteBuckets
     alerts: AlertEpisodes
     detector_of_alert: str = ""
+    kind_of_alert: str = "anomaly"
+    """What the detector behind the open or coming alert declares its flags mean."""
     clock: SensorClock = field(default_factory=SensorClock)
     recent_ts: set[int] = field(default_factory=set)
     models: dict[str, MetricModel] = field(default_factory=dict)
@@ -124,10 +127,10 @@ class SensorState:
     district: str | None = None
 
 
-def _driver(detector: base.AnomalyDetector, x: dict) -> str:
-    """Name of the detector (of an ensemble, the member) that scores `x` highest."""
-    explain = getattr(detector, "driver", None)
-    return explain(x) if explain is not None else type(detector).__name__
+def _driver(detector: base.AnomalyDetector, x: dict) -> base.AnomalyDetector:
+    """The detector (of an ensemble, the member) that scores `x` highest."""
+    driving = getattr(detector, "driving", None)
+    return driving(x) if driving is not None else detector
 
 
 def _position(origin: tuple[str, int] | None) -> str | None:
@@ -151,7 +154,7 @@ class SensorLogic(StatefulBatchLogic):
 
     def _new_state(self, reading: Reading, rows: Rows) -> SensorState:
         rows.sensors.append(
-            (
+            SensorRow(
                 reading.sensor_id,
                 reading.type,
                 reading.district,
@@ -170,9 +173,8 @@ class SensorLogic(StatefulBatchLogic):
             **self._fresh_models(reading.type, len(reading.values)),
         )
 
-    @staticmethod
-    def _fresh_models(sensor_type: str, n_metrics: int) -> dict:
-        device = device_detector(sensor_type, n_metrics)
+    def _fresh_models(self, sensor_type: str, n_metrics: int) -> dict:
+        device = self.config.plan.device_detector(sensor_type, n_metrics)
         return {
             "models": {},
             "device": device,
@@ -270,7 +272,9 @@ class SensorLogic(StatefulBatchLogic):
                 fresh["change"],
             )
         rows.model_resets.append(
-            (reading.ts_ms, STEP, reading.sensor_id, what, reason, _position(reading.origin))
+            ModelResetRow(
+                reading.ts_ms, STEP, reading.sensor_id, what, reason, _position(reading.origin)
+            )
         )
 
     def _process(self, reading: Reading, rows: Rows) -> None:
@@ -342,7 +346,9 @@ class SensorLogic(StatefulBatchLogic):
             assert state.change is not None
             if distance is not None and state.change.update(distance):
                 moved = ",".join(device.drivers(joint))
-                change_point = (reading.sensor_id, ts, moved, CHANGE_DETECTOR, distance)
+                change_point = ChangePointRow(
+                    reading.sensor_id, ts, moved, CHANGE_DETECTOR, distance
+                )
             device.learn_one(joint)
             if device_score > DEVICE_THRESHOLD:
                 drivers = device.drivers(joint)
@@ -357,14 +363,16 @@ class SensorLogic(StatefulBatchLogic):
                 known = METRIC_INDEX.get((state.type, metric))
                 signal = known.signal if known is not None else "rhythmic"
                 model = models[metric] = MetricModel(
-                    default_detector(signal), default_threshold(state.type)
+                    self.config.plan.detector(signal), default_threshold(state.type)
                 )
             x = {"value": value, "t": t}
             detector, threshold = model.detector, model.threshold
             score = detector.score_one(x)
             is_anomaly = threshold.classify(score)
             if is_anomaly and explain and score >= top_score:
-                state.detector_of_alert = _driver(detector, x)
+                driving = _driver(detector, x)
+                state.detector_of_alert = type(driving).__name__
+                state.kind_of_alert = alert_kind(driving)
             detector.learn_one(x)
             threshold.learn_one(score)
             counts = is_anomaly or metric in drivers
@@ -376,7 +384,8 @@ class SensorLogic(StatefulBatchLogic):
                 top_score = score
             scored.append((metric, value, score, is_anomaly, counts))
         if device_flag and explain and device_score >= top_score:
-            state.detector_of_alert = "DeviceDistance"
+            state.detector_of_alert = type(device).__name__
+            state.kind_of_alert = alert_kind(device)
         return scored, change_point
 
     def _record(
@@ -439,7 +448,7 @@ class SensorLogic(StatefulBatchLogic):
                 flagged[metric] = score
             if score > top_score:
                 top_score = score
-            out.append((sensor_id, ts, metric, value, score, is_anomaly))
+            out.append(ReadingRow(sensor_id, ts, metric, value, score, is_anomaly))
             add_to_minute(metric, ts, value, score, is_anomaly)
         alerts = state.alerts
         if not flagged and not alerts.busy:
@@ -454,11 +463,10 @@ class SensorLogic(StatefulBatchLogic):
         what, alert_id, at, peak, metrics, count = change
         sensor_id, district = state.sensor_id, state.district
         if what == "open":
-            detector = state.detector_of_alert
-            kind = "sensor_fault" if detector in FAULT_DETECTORS else "anomaly"
+            detector, kind = state.detector_of_alert, state.kind_of_alert
             if kind == "anomaly" and district:
                 rows.alert_changes.append(
-                    (district, "open", alert_id, sensor_id, state.type, at, peak, origin)
+                    AlertChange(district, "open", alert_id, sensor_id, state.type, at, peak, origin)
                 )
             rows.alerts.append(
                 alert_row(alert_id, sensor_id, state.type, kind, metrics, at, peak, count, detector)
@@ -467,7 +475,9 @@ class SensorLogic(StatefulBatchLogic):
             rows.alert_closures.append(closure_row(alert_id, at, peak, metrics, count))
             if district:
                 rows.alert_changes.append(
-                    (district, "close", alert_id, sensor_id, state.type, at, peak, origin)
+                    AlertChange(
+                        district, "close", alert_id, sensor_id, state.type, at, peak, origin
+                    )
                 )
 
     def _close_alert(self, state: SensorState, ts_ms: int, rows: Rows) -> None:
@@ -481,7 +491,7 @@ class SensorLogic(StatefulBatchLogic):
         self._close_alert(state, max(ts_ms, state.clock.latest_ms), rows)
         for reading in state.clock.release():
             self._clock_jump(reading, rows)
-        rows.model_resets.append((ts_ms, STEP, state.sensor_id, "state", reason, None))
+        rows.model_resets.append(ModelResetRow(ts_ms, STEP, state.sensor_id, "state", reason, None))
         self.state = None
 
     def _watch_gap(self, state: SensorState, reading: Reading, gap_ms: int, rows: Rows) -> None:
@@ -519,7 +529,7 @@ class SensorLogic(StatefulBatchLogic):
 
     def _emit_minutes(self, state: SensorState, minutes: list[tuple], rows: Rows) -> None:
         sensor_id = state.sensor_id
-        rows.readings_1m.extend((sensor_id, *minute) for minute in minutes)
+        rows.readings_1m.extend(MinuteRow(sensor_id, *minute) for minute in minutes)
 
     def on_notify(self) -> tuple[list[Rows], bool]:
         """The sensor has been silent a while (wall clock): its open minutes are final.

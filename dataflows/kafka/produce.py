@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from kafka import KafkaProducer
 
 from dataflows import lake
-from dataflows.flow.rows import Rows
 from dataflows.kafka import client as kafka_io
+from dataflows.lake.rows import Rows
+from dataflows.lake.tables import AssetTruthRow, LabelRow
 from dataflows.messages.hostile import HOSTILE
 from dataflows.messages.schema import AssetTruth, Label
 from dataflows.settings import Settings
@@ -83,10 +84,10 @@ def produce(settings: Settings, progress: bool = True, hostile_every: int = 0) -
         for record in pending:
             item = record.payload
             if isinstance(item, Label):
-                found.labels.append(item)
+                found.labels.append(LabelRow(*item))
                 continue
             if isinstance(item, AssetTruth):
-                found.asset_truth.append(item)
+                found.asset_truth.append(AssetTruthRow(*item))
                 continue
             key, value = kafka_io.encode(item)
             producer.send(settings.kafka_readings_topic, key=key, value=value).add_errback(

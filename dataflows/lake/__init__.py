@@ -18,17 +18,16 @@ from dataflows.lake.connection import (
     writer_lock,
 )
 from dataflows.lake.maintain import apply_retention, compact, maintain, prune_progress
-from dataflows.lake.tables import CATALOG, NATURAL_KEYS, RETENTION, TABLES, TS, arrow_table
+from dataflows.lake.tables import CATALOG, TABLES, TS, Table, arrow_table
 from dataflows.lake.write import committed_offsets, insert, write
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "CATALOG",
-    "NATURAL_KEYS",
     "READY",
-    "RETENTION",
     "TABLES",
     "TS",
+    "Table",
     "apply_retention",
     "arrow_table",
     "attach_sql",

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from dataflows.lake.tables import CATALOG, TABLES, arrow_table
+from dataflows.lake.tables import CATALOG, TABLES, MetricRow, arrow_table
 from dataflows.messages.schema import SENSOR_TYPES
 
 BUSY_TIMEOUT_MS = 10_000
@@ -163,14 +163,15 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for attempt in range(10):
         try:
             con.execute("BEGIN")
-            for table, columns in TABLES.items():
-                body = ", ".join(f'"{name}" {sql_type}' for name, sql_type, _ in columns)
-                con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+            for table in TABLES.values():
+                body = ", ".join(f'"{c.name}" {c.sql}' for c in table.columns)
+                con.execute(f"CREATE TABLE IF NOT EXISTS {table.name} ({body})")
                 # a lake made by an older version: new columns come last, as in TABLES
-                present = {row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()}
-                for name, sql_type, _ in columns:
-                    if name not in present:
-                        con.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {sql_type}')
+                described = con.execute(f"DESCRIBE {table.name}").fetchall()
+                present = {row[0] for row in described}
+                for c in table.columns:
+                    if c.name not in present:
+                        con.execute(f'ALTER TABLE {table.name} ADD COLUMN "{c.name}" {c.sql}')
             con.execute("COMMIT")
             break
         except duckdb.TransactionException:
@@ -178,14 +179,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             time.sleep(0.05 * (attempt + 1))
     present = set(con.execute("SELECT sensor_type, metric FROM metrics").fetchall())
     rows = [
-        (sensor_type, m.name, m.unit, m.low, m.high, m.description)
+        MetricRow(sensor_type, m.name, m.unit, m.low, m.high, m.description)
         for sensor_type, metrics in SENSOR_TYPES.items()
         for m in metrics
         if (sensor_type, m.name) not in present  # a lake made before the type existed
     ]
     if rows:
         with transaction(con):
-            con.register("_metrics", arrow_table(TABLES["metrics"], rows))
+            con.register("_metrics", arrow_table(TABLES["metrics"].columns, rows))
             try:
                 con.execute("INSERT INTO metrics SELECT * FROM _metrics")
             finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from dataflows.lake.connection import connect, transaction, writer_lock
-from dataflows.lake.tables import CATALOG, RETENTION
+from dataflows.lake.tables import CATALOG, TABLES
 
 
 def compact(
@@ -75,16 +75,20 @@ def apply_retention(
 ) -> dict[str, int]:
     """Delete rows older than `days[table]` days; rows younger are never touched.
 
-    Readings and aggregates age from the newest reading in the table (so a replay of last
-    year's data is not deleted on arrival); dead letters age from now. 0 keeps forever.
+    Each table's `Retention` says from when its rows age: readings and aggregates from the
+    newest row (so a replay of last year's data is not deleted on arrival), dead letters
+    from now. 0 keeps forever.
     """
     deleted = {}
     with writer_lock(lake), transaction(con):
         for table, keep in days.items():
             if keep <= 0:
                 continue
-            column, from_newest = RETENTION[table]
-            origin = f"(SELECT max({column}) FROM {table})" if from_newest else "now()"
+            retention = TABLES[table].retention
+            if retention is None:
+                raise ValueError(f"table {table} has no retention")
+            column = retention.column
+            origin = f"(SELECT max({column}) FROM {table})" if retention.from_newest else "now()"
             count = con.execute(
                 f"DELETE FROM {table} WHERE {column} < {origin} - to_seconds(?)",
                 [keep * 86_400.0],
@@ -100,15 +104,12 @@ def maintain(settings_env: dict[str, str] | None = None) -> dict[str, object]:
     s = Settings.from_env(settings_env)
     con = connect(s.lake)
     try:
-        deleted = apply_retention(
-            con,
-            s.lake,
-            {
-                "readings": s.retention_readings_days,
-                "readings_1m": s.retention_aggregates_days,
-                "dead_letters": s.retention_dead_letters_days,
-            },
-        )
+        days = {
+            table.name: getattr(s, table.retention.setting)
+            for table in TABLES.values()
+            if table.retention is not None
+        }
+        deleted = apply_retention(con, s.lake, days)
         return {"deleted": deleted, **compact(con, s.lake)}
     finally:
         con.close()

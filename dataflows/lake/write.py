@@ -8,64 +8,76 @@ import time
 
 import duckdb
 
-from dataflows.flow.isolation import internal_error
-from dataflows.flow.rows import Rows
 from dataflows.lake.connection import transaction, writer_lock
-from dataflows.lake.tables import _CLOSURES, NATURAL_KEYS, TABLES, arrow_table
-from dataflows.messages.schema import now_ms, payload_text
+from dataflows.lake.rows import Rows
+from dataflows.lake.tables import (
+    CLOSURES,
+    FLOW_TABLES,
+    TABLES,
+    AlertClosure,
+    Column,
+    DeadLetter,
+    Millis,
+    SinkProgressRow,
+    Table,
+    arrow_table,
+)
+from dataflows.messages.schema import internal_error, now_ms, payload_text
 
 log = logging.getLogger(__name__)
 
 
 def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
     """Append row tuples (in the column order of `TABLES[table]`) to `table`."""
-    unbuildable = _insert(con, table, TABLES[table], rows)
+    unbuildable = _insert(con, TABLES[table], rows)
     if unbuildable:
         raise ValueError(f"{len(unbuildable)} rows of {table} do not fit its columns")
 
 
 def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list, rows: list, dedup: bool = False
+    con: duckdb.DuckDBPyConnection, table: Table, rows: list, dedup: bool = False
 ) -> list[tuple[tuple, Exception]]:
-    """Insert `rows`; the rows that do not fit the table's columns, with why, are left out."""
+    """Insert `rows`; the rows that do not fit the table's columns, with why, are left out.
+
+    With `dedup` (rows that may have been written before a restart), or always for a table
+    whose first row of a key wins, rows whose natural key is stored already are left out.
+    """
     unbuildable: list[tuple[tuple, Exception]] = []
     try:
-        batch = arrow_table(columns, rows)
+        batch = arrow_table(table.columns, rows)
     except Exception as error:  # one row's fault: find it, keep the rest
-        rows, unbuildable = _buildable(columns, rows)
+        rows, unbuildable = _buildable(table.columns, rows)
         if not unbuildable:
             raise
-        log.warning("%d rows of %s do not fit its columns: %s", len(unbuildable), table, error)
+        log.warning("%d rows of %s do not fit its columns: %s", len(unbuildable), table.name, error)
         if not rows:
             return unbuildable
-        batch = arrow_table(columns, rows)
+        batch = arrow_table(table.columns, rows)
     con.register("_batch", batch)
     try:
-        if table == "sensors":
-            con.execute(
-                "INSERT INTO sensors SELECT * FROM _batch "
-                "WHERE sensor_id NOT IN (SELECT sensor_id FROM sensors)"
-            )
-        elif dedup and table in NATURAL_KEYS:
-            keys, bound = NATURAL_KEYS[table]
-            existing = f"SELECT {', '.join(keys)} FROM {table}"
+        if table.key and (dedup or table.first_wins):
+            existing = f"SELECT {', '.join(table.key)} FROM {table.name}"
+            bound = None if table.first_wins else table.bound
             if bound is not None:  # only files whose time range overlaps the batch's
                 existing += (
                     f" WHERE {bound} BETWEEN (SELECT min({bound}) FROM _batch)"
                     f" AND (SELECT max({bound}) FROM _batch)"
                 )
-            same = " AND ".join(f"b.{key} IS NOT DISTINCT FROM e.{key}" for key in keys)
+            same = " AND ".join(f"b.{key} IS NOT DISTINCT FROM e.{key}" for key in table.key)
             con.execute(
-                f"INSERT INTO {table} SELECT b.* FROM _batch b ANTI JOIN ({existing}) e ON {same}"
+                f"INSERT INTO {table.name} SELECT b.* FROM _batch b "
+                f"ANTI JOIN ({existing}) e ON {same}"
             )
         else:
-            con.execute(f"INSERT INTO {table} SELECT * FROM _batch")
+            con.execute(f"INSERT INTO {table.name} SELECT * FROM _batch")
     finally:
         con.unregister("_batch")
     return unbuildable
 
 
-def _buildable(columns: list, rows: list) -> tuple[list, list[tuple[tuple, Exception]]]:
+def _buildable(
+    columns: tuple[Column, ...], rows: list
+) -> tuple[list, list[tuple[tuple, Exception]]]:
     """Split `rows` into those that make an Arrow table with `columns` and those that do not."""
     good, bad = [], []
     for row in rows:
@@ -78,14 +90,20 @@ def _buildable(columns: list, rows: list) -> tuple[list, list[tuple[tuple, Excep
     return good, bad
 
 
-def _unbuildable_letter(table: str, row: tuple, error: Exception) -> tuple:
+def _unbuildable_letter(table: Table, row: tuple, error: Exception) -> DeadLetter:
     """The dead letter of a row that could not be written: its table, key and reason."""
-    keys = NATURAL_KEYS.get(table, ((TABLES[table][0][0],), None))[0]
-    names = [name for name, _, _ in TABLES[table]]
-    key = ",".join(payload_text(row[names.index(k)]) for k in keys if k in names)[:200]
+    keys = table.key or table.names[:1]
+    key = ",".join(payload_text(row[table.names.index(k)]) for k in keys)[:200]
     first = row[0] if row and isinstance(row[0], str) else None
     sensor_id = None if first is None else payload_text(first)[:128]
-    return (now_ms(), "lake", f"{table}:{key}", sensor_id, internal_error(error), payload_text(row))
+    return DeadLetter(
+        Millis(now_ms()),
+        "lake",
+        f"{table.name}:{key}",
+        sensor_id,
+        internal_error(error),
+        payload_text(row),
+    )
 
 
 def committed_offsets(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -114,15 +132,17 @@ def write(
     for batch, _ in batches:
         for part, (_, high) in batch.origins.items():
             progress[part] = max(high, progress.get(part, high))
-    committed = now_ms()
+    committed = Millis(now_ms())
     for attempt in range(20):
         try:
             with writer_lock(lake), transaction(con):
                 for batch, dedup in batches:
                     _write_tables(con, batch, dedup)
                 if progress:
-                    marks = [(part, high, committed) for part, high in progress.items()]
-                    _insert(con, "sink_progress", TABLES["sink_progress"], marks)
+                    marks = [
+                        SinkProgressRow(part, high, committed) for part, high in progress.items()
+                    ]
+                    _insert(con, TABLES["sink_progress"], marks)
             return
         except (duckdb.TransactionException, duckdb.IOException) as error:
             # a writer on another machine (shared folder) or a compaction can still conflict
@@ -134,40 +154,25 @@ def write(
 
 def _write_tables(con: duckdb.DuckDBPyConnection, rows: Rows, dedup: bool) -> None:
     letters = []
-    for table in (
-        "sensors",
-        "readings",
-        "readings_1m",
-        "alerts",
-        "labels",
-        "dead_letters",
-        "change_points",
-        "maintenance_predictions",
-        "maintenance_events",
-        "model_metrics",
-        "asset_truth",
-        "alert_groups",
-        "model_resets",
-        "data_gaps",
-        "alert_deliveries",
-    ):
-        batch = getattr(rows, table)
+    for name in FLOW_TABLES:
+        batch = getattr(rows, name)
         if batch:
-            for row, error in _insert(con, table, TABLES[table], batch, dedup):
-                letters.append(_unbuildable_letter(table, row, error))
+            for row, error in _insert(con, TABLES[name], batch, dedup):
+                letters.append(_unbuildable_letter(TABLES[name], row, error))
     if rows.alert_closures:
         letters += _close_alerts(con, rows.alert_closures)
     if letters:
-        _insert(con, "dead_letters", TABLES["dead_letters"], letters, dedup)
+        _insert(con, TABLES["dead_letters"], letters, dedup)
 
 
-def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[tuple]) -> list[tuple]:
+def _close_alerts(con: duckdb.DuckDBPyConnection, closures: list[AlertClosure]) -> list[DeadLetter]:
     """Apply alert closures; the dead letters of closures that do not fit the columns."""
-    closures, unbuildable = _buildable(_CLOSURES, closures)
-    letters = [_unbuildable_letter("alerts", row, error) for row, error in unbuildable]
+    closures, unbuildable = _buildable(CLOSURES, closures)
+    alerts = TABLES["alerts"]
+    letters = [_unbuildable_letter(alerts, row, error) for row, error in unbuildable]
     if not closures:
         return letters
-    con.register("_closures", arrow_table(_CLOSURES, closures))
+    con.register("_closures", arrow_table(CLOSURES, closures))
     try:
         con.execute(
             "UPDATE alerts SET closed_at = c.closed_at, peak_score = c.peak_score, "

@@ -28,9 +28,14 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NewType
 
 from dataflows.messages.limits import MessageLimits
+
+Millis = NewType("Millis", int)
+"""Epoch milliseconds (stored in the lake as a UTC `TIMESTAMPTZ`)."""
+Int32 = NewType("Int32", int)
+"""A count that fits 32 bits (stored as `INTEGER`; a plain `int` is a `BIGINT`)."""
 
 
 class Metric(NamedTuple):
@@ -139,9 +144,12 @@ class SourceRecord(NamedTuple):
 
 
 class DeadLetter(NamedTuple):
-    """A rejected record or part of one, with the reason and where it came from."""
+    """A rejected record or part of one, with the reason and where it came from.
 
-    received_ms: int
+    It is also the row of the lake's `dead_letters` table.
+    """
+
+    received_at: Millis
     source: str
     position: str | None
     sensor_id: str | None
@@ -199,17 +207,16 @@ class DataGap(NamedTuple):
     detected_ms: int
     reason: str
 
-    def row(self) -> tuple:
-        """Its row of the lake's `data_gaps` table."""
-        missing = self.last_offset - self.first_offset + 1
-        return (
-            self.detected_ms,
-            self.source_partition,
-            self.first_offset,
-            self.last_offset,
-            missing,
-            self.reason,
-        )
+
+_MAX_ERROR_CHARS = 300
+
+
+def internal_error(error: BaseException) -> str:
+    """The dead-letter reason for an exception raised while handling one record."""
+    message = " ".join(str(error).split())
+    if len(message) > _MAX_ERROR_CHARS:
+        message = message[:_MAX_ERROR_CHARS] + "…"
+    return f"internal_error: {type(error).__name__}: {message}"
 
 
 def now_ms() -> int:

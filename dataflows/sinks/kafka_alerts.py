@@ -31,10 +31,10 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from dataflows import lake
-from dataflows.flow.isolation import internal_error
-from dataflows.flow.rows import Rows
 from dataflows.kafka.client import client_config, describe, ensure_topic
-from dataflows.messages.schema import now_ms
+from dataflows.lake.rows import Rows
+from dataflows.lake.tables import AlertRow
+from dataflows.messages.schema import internal_error, now_ms
 from dataflows.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,23 +74,21 @@ def _closed(
     }
 
 
-def _opened(row: tuple) -> dict:
-    (alert_id, sensor_id, sensor_type, kind, metrics, opened, _, peak, _, detector, level,
-     version, detail) = row  # fmt: skip
+def _opened(row: AlertRow) -> dict:
     return {
-        "event_id": f"{alert_id}:opened",
+        "event_id": f"{row.alert_id}:opened",
         "event": "opened",
-        "alert_id": alert_id,
-        "sensor_id": sensor_id,
-        "sensor_type": sensor_type,
-        "kind": kind,
-        "metrics": metrics.split(","),
-        "opened_at": _iso(opened),
-        "score": peak,
-        "detector": detector,
-        "severity": level,
-        "model_version": version,
-        "detail": detail,
+        "alert_id": row.alert_id,
+        "sensor_id": row.sensor_id,
+        "sensor_type": row.sensor_type,
+        "kind": row.kind,
+        "metrics": row.metrics.split(","),
+        "opened_at": _iso(row.opened_at),
+        "score": row.peak_score,
+        "detector": row.detector,
+        "severity": row.severity,
+        "model_version": row.model_version,
+        "detail": row.detail,
     }
 
 
@@ -99,8 +97,11 @@ def alert_events(rows: Rows) -> list[dict]:
 
     A row that cannot be turned into an event gives a `failed` one, recorded as such.
 
-    >>> opened = ("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 1, "d", "minor", "v", None)
-    >>> rows = Rows(alerts=[opened], alert_closures=[("s@0", 60000, 0.95, "laeq", 2, "major")])
+    >>> from dataflows.lake.tables import AlertClosure, AlertRow
+    >>> opened = AlertRow("s@0", "s", "noise", "anomaly", "laeq", 0, None, 0.9, 1, "d", "minor",
+    ...                   "v", None)
+    >>> rows = Rows(alerts=[opened], alert_closures=[AlertClosure("s@0", 60000, 0.95, "laeq", 2,
+    ...                                                           "major")])
     >>> [e["event_id"] for e in alert_events(rows)]
     ['s@0:opened', 's@0:closed']
     """
@@ -108,17 +109,34 @@ def alert_events(rows: Rows) -> list[dict]:
     for row in rows.alerts:
         try:
             events.append(_opened(row))
-            closed = row[6]
-            if closed is not None:  # e.g. a dropout, known once the sensor is back
-                alert_id, sensor_id, _, _, metrics, _, _, peak, count, _, level = row[:11]
-                events.append(_closed(alert_id, sensor_id, closed, peak, metrics, count, level))
+            if row.closed_at is not None:  # e.g. a dropout, known once the sensor is back
+                events.append(
+                    _closed(
+                        row.alert_id,
+                        row.sensor_id,
+                        row.closed_at,
+                        row.peak_score,
+                        row.metrics,
+                        row.anomalous_readings,
+                        row.severity,
+                    )
+                )
         except Exception as error:  # the row's fault: recorded as a failed delivery
             events.append(_unbuildable(row, error))
     for row in rows.alert_closures:
         try:
-            alert_id, closed, peak, metrics, n, level = row
-            sensor_id = alert_id.rsplit("@", 1)[0]
-            events.append(_closed(alert_id, sensor_id, closed, peak, metrics, n, level))
+            sensor_id = row.alert_id.rsplit("@", 1)[0]
+            events.append(
+                _closed(
+                    row.alert_id,
+                    sensor_id,
+                    row.closed_at,
+                    row.peak_score,
+                    row.metrics,
+                    row.anomalous_readings,
+                    row.severity,
+                )
+            )
         except Exception as error:
             events.append(_unbuildable(row, error))
     return events

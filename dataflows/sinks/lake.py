@@ -41,7 +41,7 @@ from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from dataflows import lake
 from dataflows.flow.dead_letter_limit import DeadLetterLimiter
 from dataflows.flow.isolation import FlowStopped
-from dataflows.flow.rows import Rows
+from dataflows.lake.rows import Rows
 from dataflows.messages.schema import now_ms
 from dataflows.settings import Settings
 

@@ -1,6 +1,6 @@
-"""The default detector for each kind of signal.
+"""The default detector for each kind of signal, and the default threshold.
 
->>> sorted(SIGNALS)
+>>> sorted(DEFAULT_PLAN.signals)
 ['count', 'rhythmic', 'steady']
 >>> type(default_detector("rhythmic")).__name__
 'MaxScore'
@@ -8,47 +8,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from river import base
 
-from online_models.anomaly.cusum import ShiftCusum
-from online_models.anomaly.ensemble import MaxScore
-from online_models.anomaly.flatline import Flatline
 from online_models.anomaly.multivariate import DeviceDistance
-from online_models.anomaly.seasonal import SeasonalZScore
+from online_models.anomaly.registry import DEFAULT_PLAN, RECORDED
 from online_models.anomaly.threshold import AdaptiveThreshold
-
-RECORDED = "recorded"
-"""The sensor type of replayed devices (as in `dataflows.messages.schema`)."""
-
-SIGNALS: dict[str, Callable[[], base.AnomalyDetector]] = {
-    # strong daily and weekly rhythm: traffic, noise, building load, water demand, pollution;
-    # the CUSUM of the seasonal residuals finds drifts and small shifts no single reading shows
-    "rhythmic": lambda: MaxScore([ShiftCusum(allowance=1.5, limit=30.0), Flatline()]),
-    # held near a set point (network pressure): a faster fallback level
-    "steady": lambda: MaxScore([SeasonalZScore(level_alpha=0.05), Flatline()]),
-    # counts that sit at exact zeros at night: a stuck run must be longer to count
-    "count": lambda: MaxScore([ShiftCusum(allowance=1.5, limit=30.0), Flatline(min_run=10)]),
-}
-"""Factories of the default detector per kind of signal."""
-
-
-def device_detector(sensor_type: str, n_metrics: int) -> base.AnomalyDetector | None:
-    """The detector of a device's metrics jointly, or None where it does not help.
-
-    Recorded devices (replays) with several metrics get a `DeviceDistance`; the city's own
-    sensor types do not: their metrics follow daily rhythms that a fixed normal state would
-    mistake for anomalies, and their per-metric seasonal detectors already cover them.
-
-    >>> type(device_detector("recorded", 8)).__name__
-    'DeviceDistance'
-    >>> device_detector("recorded", 1) is None, device_detector("water", 2) is None
-    (True, True)
-    """
-    if sensor_type == RECORDED and n_metrics >= 2:
-        return DeviceDistance()
-    return None
 
 
 def default_threshold(sensor_type: str) -> AdaptiveThreshold:
@@ -69,8 +33,16 @@ def default_threshold(sensor_type: str) -> AdaptiveThreshold:
 
 
 def default_detector(signal: str = "rhythmic") -> base.AnomalyDetector:
-    """A fresh default detector for a kind of signal (a key of `SIGNALS`)."""
-    try:
-        return SIGNALS[signal]()
-    except KeyError:
-        raise ValueError(f"unknown signal kind {signal!r}; known: {sorted(SIGNALS)}") from None
+    """A fresh default detector for a kind of signal (of `DEFAULT_PLAN`)."""
+    return DEFAULT_PLAN.detector(signal)
+
+
+def device_detector(sensor_type: str, n_metrics: int) -> DeviceDistance | None:
+    """The default joint detector of a device's metrics, or None where it does not help.
+
+    >>> type(device_detector("recorded", 8)).__name__
+    'DeviceDistance'
+    >>> device_detector("recorded", 1) is None, device_detector("water", 2) is None
+    (True, True)
+    """
+    return DEFAULT_PLAN.device_detector(sensor_type, n_metrics)

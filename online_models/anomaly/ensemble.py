@@ -39,10 +39,13 @@ class MaxScore(base.AnomalyDetector):
                 best = score
         return best
 
+    def driving(self, x: dict) -> base.AnomalyDetector:
+        """The detector with the highest score for `x`."""
+        return max(self.detectors, key=lambda detector: detector.score_one(x))
+
     def driver(self, x: dict) -> str:
         """Class name of the detector with the highest score for `x`."""
-        best = max(self.detectors, key=lambda detector: detector.score_one(x))
-        return type(best).__name__
+        return type(self.driving(x)).__name__
 
     def learn_one(self, x: dict) -> None:
         for detector in self.detectors:

@@ -10,6 +10,9 @@ from river import base
 class Flatline(base.AnomalyDetector):
     """Scores runs of exactly repeated values against the sensor's own repeat rate.
 
+    Its flags mean a faulty sensor, not something happening in the city: it declares
+    `alert_kind = "sensor_fault"`.
+
     The detector learns how often this sensor repeats its previous value (`p`, exponentially
     weighted). A run of `k` repeats then has probability about `p**k` of being natural; the
     score is the number of decades of that improbability divided by `decades_for_one`,
@@ -43,6 +46,8 @@ class Flatline(base.AnomalyDetector):
     1.0
 
     """
+
+    alert_kind = "sensor_fault"
 
     def __init__(
         self,

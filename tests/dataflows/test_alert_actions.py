@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dataflows import lake
-from dataflows.flow.rows import Rows
 from dataflows.lake import alert_actions
+from dataflows.lake.rows import Rows
 
 
 def test_actions_are_validated_and_appended(tmp_path):

@@ -53,7 +53,7 @@ def test_reasons_are_limited_apart_and_the_count_survives_a_restart():
     assert resumed.flush(now_ms=MINUTE - 1) == []  # the minute is not over yet
     (summary,) = resumed.flush(now_ms=MINUTE)
     assert summary.reason.startswith("rate_limited: 2 more bad_json dead letters of this sensor")
-    assert summary.received_ms == MINUTE - 1
+    assert summary.received_at == MINUTE - 1
 
 
 def test_a_new_minute_starts_afresh_and_summarises_the_last():

@@ -10,6 +10,7 @@ import time
 import urllib.request
 
 from dataflows import lake
+from online_models.anomaly import DETECTORS
 from tests.conftest import ROOT, city_env
 from tests.dashboard.test_browser import free_port
 
@@ -94,6 +95,7 @@ def test_bench_prints_its_figures_as_one_json_object():
     )
     assert "RemainingLife (per asset reading)" in costs
     assert all(cost > 0 for cost in costs.values())
+    assert set(DETECTORS) <= set(costs)  # every detector of the registry is costed
     assert figures["cap_readings"] == 2 * 600 * 64
     assert figures["cap_rss_second_to_first_half"] > 0
     assert figures["hostile_completed"] and figures["clean_completed"]

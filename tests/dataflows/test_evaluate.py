@@ -41,7 +41,7 @@ def test_skab_protocols_on_three_files(tmp_path):
 def test_skab_sweep_shows_each_detector_with_and_without_the_device_detector(tmp_path, capsys):
     from dataflows.cli.sweep import main as sweep_main
     from dataflows.evaluation.sweep import CANDIDATES
-    from dataflows.flow import sensors as sensor_logic
+    from online_models.anomaly import device_detector
 
     require_shared_data(SKAB)
     root = tmp_path / "skab"
@@ -56,4 +56,4 @@ def test_skab_sweep_shows_each_detector_with_and_without_the_device_detector(tmp
     default = next(iter(CANDIDATES))
     # on its own the per-metric detector finds fewer anomalous rows than beside the device's
     assert alone[default]["mar_percent"] > deployed[default]["mar_percent"]
-    assert sensor_logic.device_detector("recorded", 8) is not None  # restored
+    assert device_detector("recorded", 8) is not None  # the default plan is untouched

@@ -25,6 +25,7 @@ from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import FlowStopped, StepGuard
 from dataflows.messages.schema import ASSET_TYPES
 from dataflows.settings import Settings
+from online_models.anomaly import DEFAULT_PLAN, DETECTORS, DetectorPlan
 from online_models.maintenance import RemainingLife
 from tests.conftest import city_env, start_flow
 
@@ -50,9 +51,9 @@ def poisoned(value: float) -> bool:
     return round(value * 10) % 151 == 7
 
 
-def run(lake_path: Path) -> dict[str, list[tuple]]:
+def run(lake_path: Path, plan: DetectorPlan = DEFAULT_PLAN) -> dict[str, list[tuple]]:
     settings = Settings.from_env({**CITY, "CITY_LAKE": str(lake_path)})
-    run_main(city.build_flow(settings))
+    run_main(city.build_flow(settings, plan=plan))
     con = lake.connect(lake_path, read_only=True)
     try:
         return {
@@ -105,8 +106,11 @@ class Poisoned(base.AnomalyDetector):
 def test_a_detector_that_raises_costs_the_reading_and_resets_the_sensors_models(
     baseline, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(sensor_logic, "default_detector", lambda signal="rhythmic": Poisoned())
-    faulty = run(tmp_path / "lake")
+    plan = DetectorPlan(
+        signals={signal: "poisoned" for signal in DEFAULT_PLAN.signals},
+        detectors={**DETECTORS, "poisoned": Poisoned},
+    )
+    faulty = run(tmp_path / "lake", plan)
     errors = internal_errors(faulty, "sensors")
     assert len(errors) >= 10
     assert all(reason.startswith("internal_error: FloatingPointError: cannot score")

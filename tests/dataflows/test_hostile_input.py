@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dataflows.flow.city import decode_batch, validate_batch
-from dataflows.flow.rows import Rows
 from dataflows.kafka.client import KAFKA_LIMITS, KafkaRecord, decode
+from dataflows.lake.rows import Rows
 from dataflows.messages.limits import MessageLimits
 from dataflows.messages.schema import SENSOR_TYPES, SourceRecord, validate
 from tests.hostile import HOSTILE, JSONISH, WIRE_HOSTILE, reading

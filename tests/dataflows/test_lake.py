@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from dataflows import lake
-from dataflows.flow.rows import Rows
+from dataflows.lake.rows import Rows
 from dataflows.messages.schema import SENSOR_TYPES
 
 T0 = 1767600000000

@@ -14,7 +14,7 @@ from dataflows import lake
 from dataflows.evaluation import maintenance_scoring
 from dataflows.flow.city import validate_batch
 from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic
-from dataflows.flow.rows import Rows
+from dataflows.lake.rows import Rows
 from dataflows.messages.schema import AssetEvent, AssetTruth, Reading, SourceRecord
 from dataflows.settings import Settings
 from dataflows.simulator.assets import DAY_MS, HOUR_MS, AssetSimulator, Fleet, whole_fleet

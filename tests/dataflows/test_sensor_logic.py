@@ -9,8 +9,8 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from dataflows.flow.rows import Rows
 from dataflows.flow.sensors import SensorConfig, SensorLogic
+from dataflows.lake.rows import Rows
 from dataflows.messages.schema import Reading
 
 T0 = 1767600000000  # 2026-01-05 08:00 UTC

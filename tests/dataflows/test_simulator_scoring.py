@@ -7,7 +7,7 @@ import json
 from dataflows import lake
 from dataflows.cli.evaluate import main
 from dataflows.evaluation.simulator_scoring import score
-from dataflows.flow.rows import Rows
+from dataflows.lake.rows import Rows
 
 H = 3_600_000
 DAY0 = 1767571200000  # 2026-01-05 00:00 UTC

@@ -11,7 +11,7 @@ import pytest
 from river import base
 
 from online_models.anomaly import (
-    SIGNALS,
+    DEFAULT_PLAN,
     AdaptiveThreshold,
     AnomalyLikelihood,
     ChangePoint,
@@ -22,7 +22,9 @@ from online_models.anomaly import (
     SeasonalZScore,
     ShiftCusum,
     default_detector,
+    make,
 )
+from online_models.anomaly import DETECTORS as REGISTRY
 
 DETECTORS = {
     "SeasonalZScore": SeasonalZScore,
@@ -32,8 +34,13 @@ DETECTORS = {
     "ShiftCusum": ShiftCusum,
     "FeatureTrees": FeatureTrees,
     "AnomalyLikelihood": lambda: AnomalyLikelihood(SeasonalZScore()),
-    **{f"default[{signal}]": (lambda s=signal: default_detector(s)) for signal in SIGNALS},
+    **{f"registry[{name}]": (lambda n=name: make(n)) for name in REGISTRY},
+    **{
+        f"default[{signal}]": (lambda s=signal: default_detector(s))
+        for signal in DEFAULT_PLAN.signals
+    },
 }
+"""Every detector of the registry, the defaults, and the classes as they are built."""
 
 
 def daily_stream(n: int, seed: int = 1, start: int = 1767225600, step: int = 60):
