@@ -42,10 +42,11 @@ sql *args: _venv
 bench *args: _venv
     {{python}} -m dataflows.cli.bench "$@"
 
-# lint and format check with ruff
+# lint, format check and type check (ruff, mypy)
 lint: _venv
     {{python}} -m ruff check .
     {{python}} -m ruff format --check .
+    {{python}} -m mypy
 
 # apply the retention periods, merge small lake files, drop expired snapshots and files
 compact: _venv

@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from dataflows.evaluation import maintenance_scoring
+from dataflows.lake.connection import one
 from dataflows.messages.schema import ASSET_TYPES, SENSOR_TYPES
 
 RECENT = timedelta(minutes=5)
@@ -31,11 +32,12 @@ ASSETS = sorted(ASSET_TYPES)
 
 def data_now(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """Timestamp of the newest one-minute aggregate or reading, or None for an empty lake."""
-    row = con.execute(
-        "SELECT greatest((SELECT max(minute) + INTERVAL 1 MINUTE FROM readings_1m),"
-        " (SELECT max(ts) FROM readings))"
-    ).fetchone()
-    return row[0] if row else None
+    return one(
+        con.execute(
+            "SELECT greatest((SELECT max(minute) + INTERVAL 1 MINUTE FROM readings_1m),"
+            " (SELECT max(ts) FROM readings))"
+        )
+    )[0]
 
 
 def overview(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | datetime | None]:
@@ -52,19 +54,21 @@ def overview(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | datetime
             "readings_total": 0,
         }
     since = now - RECENT
-    reporting, recent = con.execute(
-        "SELECT count(DISTINCT sensor_id), count(*) FROM readings WHERE ts > ? AND sensor_id "
-        "NOT IN (SELECT sensor_id FROM sensors WHERE list_contains(?, type))",
-        [since, ASSETS],
-    ).fetchone()
-    sensors_total = con.execute(
-        "SELECT count(*) FROM sensors WHERE NOT list_contains(?, type)", [ASSETS]
-    ).fetchone()[0]
-    open_alerts = con.execute("SELECT count(*) FROM alerts WHERE closed_at IS NULL").fetchone()[0]
-    dead = con.execute(
-        "SELECT count(*) FROM dead_letters WHERE received_at > now() - INTERVAL 1 HOUR"
-    ).fetchone()[0]
-    total = con.execute("SELECT count(*) FROM readings").fetchone()[0]
+    reporting, recent = one(
+        con.execute(
+            "SELECT count(DISTINCT sensor_id), count(*) FROM readings WHERE ts > ? AND sensor_id "
+            "NOT IN (SELECT sensor_id FROM sensors WHERE list_contains(?, type))",
+            [since, ASSETS],
+        )
+    )
+    sensors_total = one(
+        con.execute("SELECT count(*) FROM sensors WHERE NOT list_contains(?, type)", [ASSETS])
+    )[0]
+    open_alerts = one(con.execute("SELECT count(*) FROM alerts WHERE closed_at IS NULL"))[0]
+    dead = one(
+        con.execute("SELECT count(*) FROM dead_letters WHERE received_at > now() - INTERVAL 1 HOUR")
+    )[0]
+    total = one(con.execute("SELECT count(*) FROM readings"))[0]
     return {
         "now": now,
         "sensors_total": sensors_total,

@@ -28,7 +28,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 class OneLineFormatter(logging.Formatter):
     """UTC timestamps, the whole event (traceback included) on one line, secrets masked."""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # the documented way to log in UTC
 
     def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         super().__init__(FORMAT, datefmt="%Y-%m-%dT%H:%M:%SZ")

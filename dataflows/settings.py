@@ -1,7 +1,10 @@
-"""All configuration, read once from `CITY_*` environment variables.
+"""All configuration, read once from `CITY_*` environment variables, each declared once.
 
-Nothing else in the project reads the environment or hard-codes a path or host:
-every module takes a `Settings`.
+Every setting is one field of `Settings` declared with `setting(...)`: its variable, its
+bounds and a one-line doc. Reading the environment, checking bounds and the configuration
+reference of the docs (`markdown()`, checked by a test) all come from that declaration.
+Nothing else in the project reads the environment or hard-codes a path or host: every
+module takes a `Settings`.
 
 >>> s = Settings.from_env({"CITY_SIM_SENSORS": "50", "CITY_SIM_HOURS": "2"})
 >>> s.sim_sensors, s.sim_hours, s.sim_speedup
@@ -17,9 +20,10 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from dataflows.flow.alerting import AlertPolicy
 from dataflows.messages.limits import MessageLimits
@@ -29,71 +33,378 @@ DEFAULT_LAKE = PROJECT_ROOT / "data" / "lake"
 
 
 @dataclass(frozen=True)
+class Spec:
+    """How one setting is read and documented."""
+
+    env: str
+    doc: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    shown: str | None = None
+    """The default as the docs show it, where the value alone would not say it."""
+    group: str = "configuration"
+    """The page of the docs whose table lists it: `configuration` or `kafka`."""
+    secret: bool = False
+    """Also read from the file named by `<ENV>_FILE`, and never shown."""
+
+
+def setting(default: Any, env: str, doc: str, **spec: Any) -> Any:
+    """A field of `Settings`: its default, variable, one-line doc and bounds (see `Spec`)."""
+    secret = spec.get("secret", False)
+    return field(default=default, repr=not secret, metadata={"setting": Spec(env, doc, **spec)})
+
+
+KAFKA = {"group": "kafka"}
+
+
+@dataclass(frozen=True)
 class Settings:
     """Run-time configuration of flows, lake and dashboard."""
 
-    lake: Path = DEFAULT_LAKE
-    sim_sensors: int = 200
-    sim_hours: float | None = None
-    sim_speedup: float = 1.0
-    sim_seed: int = 42
-    sim_start: datetime | None = None
-    sim_backfill_hours: float = 0.0
-    sim_partitions: int = 4
-    sim_fault_rate: float = 1.0
-    sim_assets: int = 40
-    sim_asset_history_days: float = 0.0
-    maintenance_horizon_h: float = 168.0
-    maintenance_alert_prob: float = 0.5
-    city_event_min_sensors: int = 3
-    city_event_window_s: float = 1800.0
-    allowed_lateness_s: float = 120.0
-    alert_recovery_s: float = 300.0
-    alert_min_duration_s: float = 60.0
-    alert_clear_score: float = 0.5
-    alert_cooldown_s: float = 900.0
-    sink_flush_s: float = 0.5
-    sink_max_rows: int = 200_000
-    sink_partitions: int = 1
-    compact_every_s: float = 600.0
-    dashboard_host: str = "127.0.0.1"
-    dashboard_port: int = 8501
-    dashboard_refresh_s: float = 5.0
-    map_style: str = "schematic"
-    source: str = "simulator"
-    recovery: bool = True
-    recovery_dir: Path = PROJECT_ROOT / "data" / "recovery"
-    snapshot_s: float = 5.0
-    retention_readings_days: float = 30.0
-    retention_aggregates_days: float = 400.0
-    retention_dead_letters_days: float = 30.0
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_readings_topic: str = "city.readings"
-    kafka_alerts_topic: str = "city.alerts"
-    kafka_partitions: int = 4
-    kafka_start_offset: str = "earliest"
-    kafka_stop_at_end: bool = False
-    max_future_s: float = 86_400.0
-    kafka_security_protocol: str = "PLAINTEXT"
-    kafka_sasl_mechanism: str | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = field(default=None, repr=False)
-    kafka_ssl_cafile: str | None = None
-    kafka_ssl_certfile: str | None = None
-    kafka_ssl_keyfile: str | None = None
-    kafka_port: int = 9092
-    kafka_home: Path = PROJECT_ROOT / "data" / "kafka"
-    kafka_alerts_bootstrap_servers: str | None = None  # None: the readings' brokers
-    kafka_allow_recorded: bool = False
-    max_message_bytes: int = 65_536
-    max_metrics: int = 64
-    state_ttl_s: float = 7 * 86_400.0
-    clock_jump_s: float = 3_600.0
-    clock_confirm_readings: int = 2
-    dead_letters_per_minute: int = 10
-    dead_letters_max_per_minute: int = 1_000
-    maintenance_max_pending: int = 20_000
-    log_level: str = "INFO"
+    lake: Path = setting(
+        DEFAULT_LAKE,
+        "CITY_LAKE",
+        "lake folder: `catalog.sqlite` (DuckLake catalog) and `files/` (Parquet)",
+    )
+    sim_sensors: int = setting(
+        200,
+        "CITY_SIM_SENSORS",
+        "number of simulated sensors (tested from 10 to 100,000; 0 = assets only)",
+        minimum=0,
+    )
+    sim_assets: int = setting(
+        40,
+        "CITY_SIM_ASSETS",
+        "number of simulated assets (pumps, lifts, streetlights, escalators, fans in turn)",
+        minimum=0,
+    )
+    sim_asset_history_days: float = setting(
+        0.0,
+        "CITY_SIM_ASSET_HISTORY_DAYS",
+        "the assets start that many days before the sensors, produced at full speed",
+        minimum=0.0,
+        shown="`0` (`60` in `just demo`)",
+    )
+    maintenance_horizon_h: float = setting(
+        168.0,
+        "CITY_MAINTENANCE_HORIZON_H",
+        "horizon of the failure probability (hours)",
+        minimum=1.0,
+    )
+    maintenance_alert_prob: float = setting(
+        0.5,
+        "CITY_MAINTENANCE_ALERT_PROB",
+        "failure probability at which a maintenance alert opens (after 3 h; at once from 0.95)",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    sim_hours: float | None = setting(
+        None,
+        "CITY_SIM_HOURS",
+        "simulated hours to produce, then the source ends and the flow completes; unset = forever",
+        minimum=0.0,
+    )
+    sim_speedup: float = setting(
+        1.0,
+        "CITY_SIM_SPEEDUP",
+        "simulated seconds per wall-clock second: `1` = real time, `0` = as fast as possible",
+        minimum=0.0,
+    )
+    sim_seed: int = setting(
+        42,
+        "CITY_SIM_SEED",
+        "seed: the same seed (and sensor and partition counts) gives the same stream",
+        minimum=0,
+    )
+    sim_start: datetime | None = setting(
+        None,
+        "CITY_SIM_START",
+        "simulated start time, ISO 8601 (e.g. `2026-01-05T00:00:00Z`); pins a run",
+        shown="now",
+    )
+    sim_backfill_hours: float = setting(
+        0.0,
+        "CITY_SIM_BACKFILL_HOURS",
+        "start that many hours in the past, produced at full speed, then paced",
+        minimum=0.0,
+        shown="`0` (`24` in `just demo`)",
+    )
+    sim_partitions: int = setting(
+        4,
+        "CITY_SIM_PARTITIONS",
+        "simulator partitions (spread over workers; independent of `-w`/`-p`)",
+        minimum=1,
+    )
+    sim_fault_rate: float = setting(
+        1.0,
+        "CITY_SIM_FAULT_RATE",
+        "multiplier of the injected data faults (0 = a clean stream)",
+        minimum=0.0,
+    )
+    allowed_lateness_s: float = setting(
+        120.0,
+        "CITY_ALLOWED_LATENESS_S",
+        "event-time lateness accepted per sensor; later readings are dead-lettered",
+        minimum=0.0,
+    )
+    state_ttl_s: float = setting(
+        7 * 86_400.0,
+        "CITY_STATE_TTL_S",
+        "a sensor, asset or district silent this long leaves the flow's state (a returning"
+        " sensor starts cold)",
+        minimum=1.0,
+    )
+    clock_jump_s: float = setting(
+        3_600.0,
+        "CITY_CLOCK_JUMP_S",
+        "a reading this far ahead of its sensor's latest (or 10 usual intervals) waits for"
+        " confirmation",
+        minimum=1.0,
+    )
+    clock_confirm_readings: int = setting(
+        2,
+        "CITY_CLOCK_CONFIRM_READINGS",
+        "readings that must go on from a jumped time before it is accepted",
+        minimum=1,
+    )
+    max_message_bytes: int = setting(
+        65_536, "CITY_MAX_MESSAGE_BYTES", "largest message accepted", minimum=256
+    )
+    max_metrics: int = setting(
+        64, "CITY_MAX_METRICS", "most metrics per message and per sensor", minimum=1
+    )
+    maintenance_max_pending: int = setting(
+        20_000,
+        "CITY_MAINTENANCE_MAX_PENDING",
+        "readings per asset waiting for their RUL label (the oldest are censored)",
+        minimum=100,
+    )
+    dead_letters_per_minute: int = setting(
+        10,
+        "CITY_DEAD_LETTERS_PER_MINUTE",
+        "dead letters written per sensor and reason each minute; the rest are counted in a"
+        " summary row",
+        minimum=1,
+    )
+    dead_letters_max_per_minute: int = setting(
+        1_000,
+        "CITY_DEAD_LETTERS_MAX_PER_MINUTE",
+        "dead letters written per lake sink partition each minute",
+        minimum=1,
+    )
+    log_level: str = setting(
+        "INFO",
+        "CITY_LOG_LEVEL",
+        "how much the flow logs, in upper or lower case",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+    )
+    alert_min_duration_s: float = setting(
+        60.0,
+        "CITY_ALERT_MIN_DURATION_S",
+        "anomalous readings must last this long before an alert opens (a score ≥ 0.85 opens"
+        " at once)",
+        minimum=0.0,
+    )
+    alert_clear_score: float = setting(
+        0.5,
+        "CITY_ALERT_CLEAR_SCORE",
+        "hysteresis: an open alert stays open while scores reach this, flagged or not",
+        minimum=0.0,
+        maximum=1.0,
+    )
+    alert_recovery_s: float = setting(
+        300.0,
+        "CITY_ALERT_RECOVERY_S",
+        "an alert closes after this long with scores below the clear score",
+        minimum=0.0,
+    )
+    city_event_min_sensors: int = setting(
+        3,
+        "CITY_EVENT_MIN_SENSORS",
+        "sensors of one type in one district anomalous together that make a city event",
+        minimum=2,
+    )
+    city_event_window_s: float = setting(
+        1_800.0,
+        "CITY_EVENT_WINDOW_S",
+        "... whose alerts opened within this long of each other",
+        minimum=0.0,
+    )
+    alert_cooldown_s: float = setting(
+        900.0,
+        "CITY_ALERT_COOLDOWN_S",
+        "after closing, no new alert for the sensor within this long (readings stay flagged)",
+        minimum=0.0,
+    )
+    sink_flush_s: float = setting(
+        0.5,
+        "CITY_SINK_FLUSH_S",
+        "the lake sink commits a micro-batch at least this often (seconds)",
+        minimum=0.0,
+    )
+    sink_max_rows: int = setting(
+        200_000, "CITY_SINK_MAX_ROWS", "... or when this many rows are buffered", minimum=1
+    )
+    sink_partitions: int = setting(
+        1,
+        "CITY_SINK_PARTITIONS",
+        "lake sink partitions, spread over workers: set it to the number of workers when you"
+        " scale out",
+        minimum=1,
+    )
+    compact_every_s: float = setting(
+        600.0,
+        "CITY_COMPACT_EVERY_S",
+        "sink partition 0 applies retention and compacts the lake this often (0 = never)",
+        minimum=0.0,
+    )
+    recovery: bool = setting(
+        True, "CITY_RECOVERY", "`just flow`/`just demo` run with Bytewax recovery"
+    )
+    recovery_dir: Path = setting(
+        PROJECT_ROOT / "data" / "recovery",
+        "CITY_RECOVERY_DIR",
+        "recovery stores, one folder per source and lake",
+    )
+    snapshot_s: float = setting(
+        5.0,
+        "CITY_SNAPSHOT_S",
+        "seconds between recovery snapshots (what a restart may replay)",
+        minimum=0.1,
+    )
+    retention_readings_days: float = setting(
+        30.0, "CITY_RETENTION_READINGS_DAYS", "raw readings kept (0 = forever)", minimum=0.0
+    )
+    retention_aggregates_days: float = setting(
+        400.0, "CITY_RETENTION_AGGREGATES_DAYS", "minute aggregates kept", minimum=0.0
+    )
+    retention_dead_letters_days: float = setting(
+        30.0, "CITY_RETENTION_DEAD_LETTERS_DAYS", "dead letters kept", minimum=0.0
+    )
+    dashboard_host: str = setting(
+        "127.0.0.1",
+        "CITY_DASHBOARD_HOST",
+        "dashboard address (loopback unless told otherwise)",
+    )
+    dashboard_port: int = setting(
+        8501, "CITY_DASHBOARD_PORT", "dashboard port", minimum=1, maximum=65_535
+    )
+    dashboard_refresh_s: float = setting(
+        5.0, "CITY_DASHBOARD_REFRESH_S", "how often live panels refresh", minimum=0.5
+    )
+    map_style: str = setting(
+        "schematic",
+        "CITY_MAP_STYLE",
+        "`schematic` (a plan of the sensors, works offline) or a Plotly map style with tiles,"
+        " e.g. `carto-positron`",
+    )
+    source: str = setting(
+        "simulator",
+        "CITY_SOURCE",
+        "`kafka` to read `CITY_KAFKA_READINGS_TOPIC` instead of the simulator",
+        choices=("simulator", "kafka"),
+        **KAFKA,
+    )
+    kafka_bootstrap_servers: str = setting(
+        "127.0.0.1:9092", "CITY_KAFKA_BOOTSTRAP_SERVERS", "comma-separated brokers", **KAFKA
+    )
+    kafka_readings_topic: str = setting(
+        "city.readings", "CITY_KAFKA_READINGS_TOPIC", "topic of reading messages", **KAFKA
+    )
+    kafka_alerts_topic: str = setting(
+        "city.alerts",
+        "CITY_KAFKA_ALERTS_TOPIC",
+        "topic the flow publishes alert events to (`opened`, `closed`)",
+        **KAFKA,
+    )
+    kafka_partitions: int = setting(
+        4,
+        "CITY_KAFKA_PARTITIONS",
+        "partitions of topics created by `just produce` and the flow",
+        minimum=1,
+        **KAFKA,
+    )
+    kafka_start_offset: str = setting(
+        "earliest",
+        "CITY_KAFKA_START_OFFSET",
+        "where a partition starts without a recovery snapshot",
+        choices=("earliest", "latest"),
+        **KAFKA,
+    )
+    max_future_s: float = setting(
+        86_400.0,
+        "CITY_MAX_FUTURE_S",
+        "a Kafka reading stamped further ahead of the wall clock is dead-lettered"
+        " (`future_timestamp`)",
+        minimum=0.0,
+        **KAFKA,
+    )
+    kafka_allow_recorded: bool = setting(
+        False,
+        "CITY_KAFKA_ALLOW_RECORDED",
+        "accept messages of the replay type `recorded` from Kafka",
+        **KAFKA,
+    )
+    kafka_alerts_bootstrap_servers: str | None = setting(
+        None,
+        "CITY_KAFKA_ALERTS_BOOTSTRAP_SERVERS",
+        "brokers of the alerts topic",
+        shown="the readings' brokers",
+        **KAFKA,
+    )
+    kafka_stop_at_end: bool = setting(
+        False,
+        "CITY_KAFKA_STOP_AT_END",
+        "`true`: each partition stops at the end offset it saw at start (replays, tests)",
+        **KAFKA,
+    )
+    kafka_security_protocol: str = setting(
+        "PLAINTEXT",
+        "CITY_KAFKA_SECURITY_PROTOCOL",
+        "how clients reach the brokers",
+        choices=("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+        **KAFKA,
+    )
+    kafka_sasl_mechanism: str | None = setting(
+        None,
+        "CITY_KAFKA_SASL_MECHANISM",
+        "e.g. `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` (with a `SASL_` protocol only)",
+        **KAFKA,
+    )
+    kafka_sasl_username: str | None = setting(
+        None, "CITY_KAFKA_SASL_USERNAME", "SASL user", **KAFKA
+    )
+    kafka_sasl_password: str | None = setting(
+        None,
+        "CITY_KAFKA_SASL_PASSWORD",
+        "SASL password, or a file holding it; never logged nor stored",
+        secret=True,
+        **KAFKA,
+    )
+    kafka_ssl_cafile: str | None = setting(
+        None, "CITY_KAFKA_SSL_CAFILE", "TLS: the CA certificates file", **KAFKA
+    )
+    kafka_ssl_certfile: str | None = setting(
+        None, "CITY_KAFKA_SSL_CERTFILE", "TLS: the client certificate file", **KAFKA
+    )
+    kafka_ssl_keyfile: str | None = setting(
+        None, "CITY_KAFKA_SSL_KEYFILE", "TLS: the client key file", **KAFKA
+    )
+    kafka_port: int = setting(
+        9092,
+        "CITY_KAFKA_PORT",
+        "port of the local broker started by `just kafka` (its controller uses the next one)",
+        minimum=1,
+        maximum=65_534,
+        **KAFKA,
+    )
+    kafka_home: Path = setting(
+        PROJECT_ROOT / "data" / "kafka",
+        "CITY_KAFKA_HOME",
+        "where `just kafka` keeps the broker's jars, data and logs",
+        **KAFKA,
+    )
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values of these settings, which no log line may show."""
@@ -146,128 +457,46 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: `os.environ`); unset keys keep their defaults."""
-        env = os.environ if env is None else env
-        reader = _Reader(env)
+        reader = _Reader(os.environ if env is None else env)
         return cls(
-            lake=Path(reader.text("CITY_LAKE", str(DEFAULT_LAKE))).expanduser(),
-            sim_sensors=reader.integer("CITY_SIM_SENSORS", cls.sim_sensors, minimum=0),
-            sim_hours=reader.optional_number("CITY_SIM_HOURS"),
-            sim_speedup=reader.number("CITY_SIM_SPEEDUP", cls.sim_speedup, minimum=0.0),
-            sim_seed=reader.integer("CITY_SIM_SEED", cls.sim_seed, minimum=0),
-            sim_start=reader.timestamp("CITY_SIM_START"),
-            sim_backfill_hours=reader.number("CITY_SIM_BACKFILL_HOURS", 0.0, minimum=0.0),
-            sim_partitions=reader.integer("CITY_SIM_PARTITIONS", cls.sim_partitions, minimum=1),
-            sim_fault_rate=reader.number("CITY_SIM_FAULT_RATE", cls.sim_fault_rate, minimum=0.0),
-            sim_assets=reader.integer("CITY_SIM_ASSETS", cls.sim_assets, minimum=0),
-            sim_asset_history_days=reader.number(
-                "CITY_SIM_ASSET_HISTORY_DAYS", cls.sim_asset_history_days, minimum=0.0
-            ),
-            maintenance_horizon_h=reader.number(
-                "CITY_MAINTENANCE_HORIZON_H", cls.maintenance_horizon_h, minimum=1.0
-            ),
-            city_event_min_sensors=reader.integer(
-                "CITY_EVENT_MIN_SENSORS", cls.city_event_min_sensors, minimum=2
-            ),
-            city_event_window_s=reader.number(
-                "CITY_EVENT_WINDOW_S", cls.city_event_window_s, minimum=0.0
-            ),
-            maintenance_alert_prob=reader.number(
-                "CITY_MAINTENANCE_ALERT_PROB", cls.maintenance_alert_prob, minimum=0.0, maximum=1.0
-            ),
-            allowed_lateness_s=reader.number(
-                "CITY_ALLOWED_LATENESS_S", cls.allowed_lateness_s, minimum=0.0
-            ),
-            alert_recovery_s=reader.number(
-                "CITY_ALERT_RECOVERY_S", cls.alert_recovery_s, minimum=0.0
-            ),
-            alert_min_duration_s=reader.number(
-                "CITY_ALERT_MIN_DURATION_S", cls.alert_min_duration_s, minimum=0.0
-            ),
-            alert_clear_score=reader.number(
-                "CITY_ALERT_CLEAR_SCORE", cls.alert_clear_score, minimum=0.0, maximum=1.0
-            ),
-            alert_cooldown_s=reader.number(
-                "CITY_ALERT_COOLDOWN_S", cls.alert_cooldown_s, minimum=0.0
-            ),
-            sink_flush_s=reader.number("CITY_SINK_FLUSH_S", cls.sink_flush_s, minimum=0.0),
-            sink_max_rows=reader.integer("CITY_SINK_MAX_ROWS", cls.sink_max_rows, minimum=1),
-            sink_partitions=reader.integer("CITY_SINK_PARTITIONS", cls.sink_partitions, minimum=1),
-            compact_every_s=reader.number("CITY_COMPACT_EVERY_S", cls.compact_every_s, minimum=0.0),
-            dashboard_host=reader.text("CITY_DASHBOARD_HOST", cls.dashboard_host),
-            dashboard_port=reader.integer(
-                "CITY_DASHBOARD_PORT", cls.dashboard_port, minimum=1, maximum=65_535
-            ),
-            dashboard_refresh_s=reader.number(
-                "CITY_DASHBOARD_REFRESH_S", cls.dashboard_refresh_s, minimum=0.5
-            ),
-            map_style=reader.text("CITY_MAP_STYLE", cls.map_style),
-            source=reader.choice("CITY_SOURCE", cls.source, ("simulator", "kafka")),
-            recovery=reader.flag("CITY_RECOVERY", cls.recovery),
-            recovery_dir=Path(reader.text("CITY_RECOVERY_DIR", str(cls.recovery_dir))).expanduser(),
-            snapshot_s=reader.number("CITY_SNAPSHOT_S", cls.snapshot_s, minimum=0.1),
-            retention_readings_days=reader.number(
-                "CITY_RETENTION_READINGS_DAYS", cls.retention_readings_days, minimum=0.0
-            ),
-            retention_aggregates_days=reader.number(
-                "CITY_RETENTION_AGGREGATES_DAYS", cls.retention_aggregates_days, minimum=0.0
-            ),
-            retention_dead_letters_days=reader.number(
-                "CITY_RETENTION_DEAD_LETTERS_DAYS", cls.retention_dead_letters_days, minimum=0.0
-            ),
-            kafka_bootstrap_servers=reader.text(
-                "CITY_KAFKA_BOOTSTRAP_SERVERS", cls.kafka_bootstrap_servers
-            ),
-            kafka_readings_topic=reader.text("CITY_KAFKA_READINGS_TOPIC", cls.kafka_readings_topic),
-            kafka_alerts_topic=reader.text("CITY_KAFKA_ALERTS_TOPIC", cls.kafka_alerts_topic),
-            kafka_partitions=reader.integer("CITY_KAFKA_PARTITIONS", cls.kafka_partitions, 1),
-            kafka_start_offset=reader.choice(
-                "CITY_KAFKA_START_OFFSET", cls.kafka_start_offset, ("earliest", "latest")
-            ),
-            kafka_stop_at_end=reader.flag("CITY_KAFKA_STOP_AT_END", cls.kafka_stop_at_end),
-            max_future_s=reader.number("CITY_MAX_FUTURE_S", cls.max_future_s, minimum=0.0),
-            kafka_security_protocol=reader.choice(
-                "CITY_KAFKA_SECURITY_PROTOCOL",
-                cls.kafka_security_protocol,
-                ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
-            ),
-            kafka_sasl_mechanism=reader.optional_text("CITY_KAFKA_SASL_MECHANISM"),
-            kafka_sasl_username=reader.optional_text("CITY_KAFKA_SASL_USERNAME"),
-            kafka_sasl_password=reader.secret("CITY_KAFKA_SASL_PASSWORD"),
-            kafka_ssl_cafile=reader.optional_text("CITY_KAFKA_SSL_CAFILE"),
-            kafka_ssl_certfile=reader.optional_text("CITY_KAFKA_SSL_CERTFILE"),
-            kafka_ssl_keyfile=reader.optional_text("CITY_KAFKA_SSL_KEYFILE"),
-            # the broker's controller listens on the next port
-            kafka_port=reader.integer("CITY_KAFKA_PORT", cls.kafka_port, minimum=1, maximum=65_534),
-            kafka_home=Path(reader.text("CITY_KAFKA_HOME", str(cls.kafka_home))).expanduser(),
-            kafka_alerts_bootstrap_servers=reader.optional_text(
-                "CITY_KAFKA_ALERTS_BOOTSTRAP_SERVERS"
-            ),
-            kafka_allow_recorded=reader.flag("CITY_KAFKA_ALLOW_RECORDED", cls.kafka_allow_recorded),
-            max_message_bytes=reader.integer(
-                "CITY_MAX_MESSAGE_BYTES", cls.max_message_bytes, minimum=256
-            ),
-            max_metrics=reader.integer("CITY_MAX_METRICS", cls.max_metrics, minimum=1),
-            state_ttl_s=reader.number("CITY_STATE_TTL_S", cls.state_ttl_s, minimum=1.0),
-            clock_jump_s=reader.number("CITY_CLOCK_JUMP_S", cls.clock_jump_s, minimum=1.0),
-            clock_confirm_readings=reader.integer(
-                "CITY_CLOCK_CONFIRM_READINGS", cls.clock_confirm_readings, minimum=1
-            ),
-            dead_letters_per_minute=reader.integer(
-                "CITY_DEAD_LETTERS_PER_MINUTE", cls.dead_letters_per_minute, minimum=1
-            ),
-            dead_letters_max_per_minute=reader.integer(
-                "CITY_DEAD_LETTERS_MAX_PER_MINUTE", cls.dead_letters_max_per_minute, minimum=1
-            ),
-            maintenance_max_pending=reader.integer(
-                "CITY_MAINTENANCE_MAX_PENDING", cls.maintenance_max_pending, minimum=100
-            ),
-            log_level=reader.choice(
-                "CITY_LOG_LEVEL",
-                cls.log_level,
-                ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
-                upper=True,
-            ),
+            **{f.name: reader.read(f.metadata["setting"], f.type, f.default) for f in fields(cls)}
         )
+
+
+def specs() -> list[tuple[str, Spec]]:
+    """Every setting: its field name and how it is read and documented."""
+    return [(f.name, f.metadata["setting"]) for f in fields(Settings)]
+
+
+def _shown(spec: Spec, default: object) -> str:
+    if spec.shown is not None:
+        return spec.shown
+    if default is None:
+        return "unset"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    if isinstance(default, Path):
+        return f"`{default.relative_to(PROJECT_ROOT)}`"
+    if isinstance(default, float):
+        return f"`{default:g}`"
+    return f"`{default}`"
+
+
+def markdown(group: str) -> str:
+    """The reference table of one page of the docs (`configuration` or `kafka`)."""
+    lines = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        spec: Spec = f.metadata["setting"]
+        if spec.group != group:
+            continue
+        name = f"`{spec.env}`"
+        if spec.secret:
+            name += f" / `{spec.env}_FILE`"
+        doc = spec.doc
+        if spec.choices:
+            doc += " (one of " + ", ".join(f"`{c}`" for c in spec.choices) + ")"
+        lines.append(f"| {name} | {_shown(spec, f.default)} | {doc} |")
+    return "\n".join(lines)
 
 
 class _Reader:
@@ -275,6 +504,32 @@ class _Reader:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
+
+    def read(self, spec: Spec, kind: object, default: Any) -> Any:
+        """The value of one setting, by the type of its field (a string: annotations)."""
+        key, low, high = spec.env, spec.minimum, spec.maximum
+        if kind == "int":
+            low_i = None if low is None else int(low)
+            high_i = None if high is None else int(high)
+            return self.integer(key, default, low_i, high_i)
+        if kind == "float":
+            return self.number(key, default, low, high)
+        if kind == "float | None":
+            value = self.optional_number(key)
+            return value if value is None else self.number(key, value, low, high)
+        if kind == "bool":
+            return self.flag(key, default)
+        if kind == "Path":
+            return Path(self.text(key, str(default))).expanduser()
+        if kind == "datetime | None":
+            return self.timestamp(key)
+        if kind == "str | None":
+            return self.secret(key) if spec.secret else self.optional_text(key)
+        if kind == "str" and spec.choices:
+            return self.choice(key, default, spec.choices, upper=spec.env == "CITY_LOG_LEVEL")
+        if kind == "str":
+            return self.text(key, default)
+        raise TypeError(f"setting {key}: no reader for a field of type {kind}")
 
     def _raw(self, key: str) -> str | None:
         value = self.env.get(key)

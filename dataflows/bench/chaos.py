@@ -29,7 +29,8 @@ from pathlib import Path
 from dataflows import lake
 from dataflows.kafka import broker as kafka_broker
 from dataflows.kafka.produce import produce
-from dataflows.messages.schema import ASSET_TYPES, AssetTruth, Label, validate
+from dataflows.lake.connection import one
+from dataflows.messages.schema import ASSET_TYPES, AssetTruth, Label, Reading, validate
 from dataflows.settings import PROJECT_ROOT, Settings
 from dataflows.simulator.assets import whole_fleet
 from dataflows.simulator.city import whole_stream
@@ -60,9 +61,11 @@ def _say(message: str) -> None:
 
 def expected_readings(settings: Settings) -> set[tuple[str, int, str]]:
     """(sensor, ts, metric) of every valid reading the simulator produces for `settings`."""
+    if settings.sim_start is None or settings.sim_hours is None:
+        raise ValueError("the chaos drill needs a pinned, finite simulation")
     start = int(settings.sim_start.timestamp() * 1000)
     end = start + int(settings.sim_hours * 3_600_000)
-    stream = whole_stream(
+    stream: list = whole_stream(
         settings.sim_seed,
         settings.sim_sensors,
         settings.sim_partitions,
@@ -73,12 +76,12 @@ def expected_readings(settings: Settings) -> set[tuple[str, int, str]]:
     stream += whole_fleet(
         settings.sim_seed, settings.sim_assets, start, end, settings.sim_fault_rate
     )
-    keys = set()
+    keys: set[tuple[str, int, str]] = set()
     for item in stream:
         if isinstance(item, Label | AssetTruth) or "event" in item:
             continue
         reading, _ = validate(item, "chaos")
-        if reading is not None:
+        if isinstance(reading, Reading):
             keys.update((reading.sensor_id, reading.ts_ms, m) for m in reading.values)
     return keys
 
@@ -90,17 +93,17 @@ def compare(lake_path: Path, expected: set[tuple[str, int, str]]) -> dict[str, i
     """
     con = lake.connect(lake_path, read_only=True)
     try:
-        letters, positions = con.sql(
-            "SELECT count(*), count(DISTINCT position) FROM dead_letters WHERE source = 'kafka'"
-        ).fetchone()
+        letters, positions = one(
+            con.sql(
+                "SELECT count(*), count(DISTINCT position) FROM dead_letters WHERE source = 'kafka'"
+            )
+        )
         rows = con.sql(
             "SELECT sensor_id, epoch_ms(ts), metric, count(*) FROM readings GROUP BY ALL"
         ).fetchall()
-        mismatches = con.sql(AGGREGATE_MISMATCHES).fetchone()[0]
+        mismatches = one(con.sql(AGGREGATE_MISMATCHES))[0]
         repeated = sum(
-            con.sql(
-                f"SELECT count(*) - count(DISTINCT ({', '.join(keys)})) FROM {table}"
-            ).fetchone()[0]
+            one(con.sql(f"SELECT count(*) - count(DISTINCT ({', '.join(keys)})) FROM {table}"))[0]
             for table, keys in ((t.name, t.key) for t in lake.TABLES.values())
             if table.startswith("maintenance_") or table in ("model_metrics", "asset_truth")
         )

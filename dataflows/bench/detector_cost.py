@@ -39,7 +39,7 @@ def _per_metric(readings: Sequence[Reading], make: Callable[[], base.AnomalyDete
             model = models.get((sensor_id, metric))
             if model is None:
                 model = models[(sensor_id, metric)] = make()
-            x = {"value": value, "t": t}
+            x: dict = {"value": value, "t": t}
             model.score_one(x)
             model.learn_one(x)
             count += 1

@@ -34,6 +34,7 @@ from dataflows.bench.throughput import bench_flow
 from dataflows.kafka import broker as kafka_broker
 from dataflows.kafka import client as kafka_io
 from dataflows.kafka.produce import produce
+from dataflows.lake.connection import one
 from dataflows.messages.schema import now_ms
 from dataflows.settings import PROJECT_ROOT, Settings
 
@@ -198,11 +199,11 @@ def latency(
             producer.start()
             con = lake.connect(folder, read_only=True)
             latencies: list[int] = []
-            last = con.sql("SELECT id FROM lake.current_snapshot()").fetchone()[0]
+            last = one(con.sql("SELECT id FROM lake.current_snapshot()"))[0]
             deadline = time.monotonic() + seconds + 30
             while time.monotonic() < deadline:
                 time.sleep(0.1)
-                current = con.sql("SELECT id FROM lake.current_snapshot()").fetchone()[0]
+                current = one(con.sql("SELECT id FROM lake.current_snapshot()"))[0]
                 if current > last:
                     seen = now_ms()
                     stamps = con.execute(
@@ -251,11 +252,12 @@ def run(
     if bootstrap is None:
         home = tempfile.TemporaryDirectory(prefix="city-bench-broker-")
     try:
-        if bootstrap is None:
+        if home is not None:
             broker = kafka_broker.Broker(Path(home.name), kafka_broker.free_port_pair())
             progress(f"starting a Kafka broker at {broker.bootstrap} ...")
             kafka_broker.start(broker)
             bootstrap = broker.bootstrap
+        assert bootstrap is not None
         settings = replace(settings, kafka_bootstrap_servers=bootstrap)
         figures = throughput(settings)
         figures.update(latency(settings, latency_rate, latency_seconds))

@@ -46,7 +46,9 @@ def watch(command: list[str], env: dict[str, str], timeout_s: float = 1800) -> d
     )
     samples: list[tuple[float, float]] = []
     errors: list[str] = []
-    reader = threading.Thread(target=lambda: errors.append(process.stderr.read().decode()))
+    stderr = process.stderr
+    assert stderr is not None
+    reader = threading.Thread(target=lambda: errors.append(stderr.read().decode()))
     reader.start()
     watched = psutil.Process(process.pid)
     while process.poll() is None:

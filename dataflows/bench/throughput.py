@@ -26,7 +26,8 @@ from bytewax.testing import run_main
 
 from dataflows import lake
 from dataflows.flow.city import build_flow
-from dataflows.messages.schema import METRIC_INDEX, Label, validate
+from dataflows.lake.connection import one
+from dataflows.messages.schema import METRIC_INDEX, Label, Reading, validate
 from dataflows.settings import Settings
 from dataflows.simulator.city import whole_stream
 from online_models.anomaly import default_detector, default_threshold
@@ -52,7 +53,7 @@ def bench_flow(settings: Settings) -> dict[str, float]:
         run_main(flow)
         seconds = time.perf_counter() - started
         con = lake.connect(settings.lake, read_only=True)
-        readings = con.sql("SELECT count(*) FROM readings").fetchone()[0]
+        readings = one(con.sql("SELECT count(*) FROM readings"))[0]
         con.close()
     return {"readings": readings, "seconds": seconds, "readings_per_s": readings / seconds}
 
@@ -74,7 +75,7 @@ def simulated_readings(settings: Settings) -> list[tuple[str, str, int, dict[str
         if isinstance(raw, Label):
             continue
         reading, _ = validate(raw, "bench")
-        if reading is not None:
+        if isinstance(reading, Reading):
             out.append((reading.sensor_id, reading.type, reading.ts_ms, reading.values))
     return out
 

@@ -147,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'training, prequential':34}{figures['training_prequential']}")
         print(f"{'time':34}{figures['seconds']:>9}s   {figures['ms_per_reading']} ms/reading")
     elif args.dataset == "assets":
-        names = ("failures_scored", "warned_ahead_share", "median_lead_h", "warnings")
+        names: tuple[str, ...] = ("failures_scored", "warned_ahead_share", "median_lead_h")
+        names += ("warnings",)
         names += ("false_warning_share", "rul_mae_h", "interval_coverage", "brier")
         print(f"{'asset type':14}" + "".join(f"{n[:18]:>20}" for n in names))
         for asset_type, f in {**figures["types"], "all": figures}.items():

@@ -25,6 +25,7 @@ from bytewax.testing import run_main
 
 from dataflows import lake
 from dataflows.flow.city import build_flow
+from dataflows.lake.connection import one
 from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 from dataflows.sources.recorded import ReplaySpec, plan
@@ -69,15 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "files": len(spec.files),
         "seconds": round(seconds, 2),
-        "readings": con.execute(
-            "SELECT count(*) FROM readings WHERE list_contains(?, sensor_id)", [ids]
-        ).fetchone()[0],
-        "labels": con.execute(
-            "SELECT count(*) FROM labels WHERE list_contains(?, sensor_id)", [ids]
-        ).fetchone()[0],
-        "dead_letters": con.execute(
-            "SELECT count(*) FROM dead_letters WHERE source = 'replay'"
-        ).fetchone()[0],
+        "readings": one(
+            con.execute("SELECT count(*) FROM readings WHERE list_contains(?, sensor_id)", [ids])
+        )[0],
+        "labels": one(
+            con.execute("SELECT count(*) FROM labels WHERE list_contains(?, sensor_id)", [ids])
+        )[0],
+        "dead_letters": one(
+            con.execute("SELECT count(*) FROM dead_letters WHERE source = 'replay'")
+        )[0],
     }
     con.close()
     if args.json:

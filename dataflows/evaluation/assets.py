@@ -23,6 +23,7 @@ from dataflows import lake
 from dataflows.evaluation.maintenance_scoring import score
 from dataflows.evaluation.report import write_report
 from dataflows.flow.city import build_flow
+from dataflows.lake.connection import one
 from dataflows.settings import Settings
 
 START = "2026-01-05T00:00:00Z"
@@ -65,9 +66,11 @@ def evaluate_assets(
                     continue
                 con = lake.connect(folder, read_only=True)
                 try:
-                    reached = con.execute(
-                        "SELECT epoch(max(ts) - ?::TIMESTAMPTZ) / 86400 FROM readings", [START]
-                    ).fetchone()[0]
+                    reached = one(
+                        con.execute(
+                            "SELECT epoch(max(ts) - ?::TIMESTAMPTZ) / 86400 FROM readings", [START]
+                        )
+                    )[0]
                 finally:
                     con.close()
                 if reached is not None:

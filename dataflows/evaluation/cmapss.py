@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from dataflows.evaluation.report import write_report
 from dataflows.settings import PROJECT_ROOT
 from online_models.evaluation import rmse_and_score
-from online_models.maintenance import RemainingLife
+from online_models.maintenance import Prediction, RemainingLife
 
 DEFAULT_CMAPSS = PROJECT_ROOT.parent / "shared" / "data" / "cmapss"
 CAP = 125.0
@@ -103,7 +103,7 @@ def evaluate_cmapss(
             if progress and (failed % 10 == 0 or failed == len(train)):
                 _say(f"training engines failed and learnt: {failed}/{len(train)}")
     training = model.metrics()
-    last = {}
+    last: dict[int, Prediction | None] = {}
     for n, (unit, rows) in enumerate(sorted(test.items()), 1):
         for row in rows:
             signals = dict(zip(SENSORS, row[5:], strict=True))
@@ -111,14 +111,14 @@ def evaluate_cmapss(
         if progress and (n % 25 == 0 or n == len(test)):
             _say(f"test engines replayed: {n}/{len(test)}")
     seconds = time.perf_counter() - started
-    predictions = [last[unit] for unit in sorted(test)]
-    if any(p is None for p in predictions):
+    predictions = [p for unit in sorted(test) if (p := last[unit]) is not None]
+    if len(predictions) < len(test):
         raise RuntimeError("the model was not ready to predict after the training engines")
     actual = [min(float(r), CAP) for r in truth]
     ruls = [p.rul for p in predictions]
     rmse, phm = rmse_and_score(ruls, actual)
     covered = [p.rul_low <= a <= p.rul_high for p, a in zip(predictions, actual, strict=True)]
-    rows = sum(len(r) for r in train.values()) + sum(len(r) for r in test.values())
+    n_rows = sum(len(r) for r in train.values()) + sum(len(r) for r in test.values())
     return {
         "subset": subset,
         "rmse": round(rmse, 2),
@@ -132,7 +132,7 @@ def evaluate_cmapss(
         "train_engines": len(train),
         "test_engines": len(test),
         "seconds": round(seconds, 1),
-        "ms_per_reading": round(1000 * seconds / rows, 3),
+        "ms_per_reading": round(1000 * seconds / n_rows, 3),
         "predictions": [round(r, 1) for r in ruls],
         "low": [round(p.rul_low, 1) for p in predictions],
         "high": [round(p.rul_high, 1) for p in predictions],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,7 +68,7 @@ def write_report(
     folder: Path,
     dataset: str,
     title: str,
-    table: list[tuple[str, ...]],
+    table: Sequence[tuple[str, ...]],
     charts: list[go.Figure],
     note: str = "",
 ) -> Path:

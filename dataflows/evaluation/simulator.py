@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import plotly.graph_objects as go
 from bytewax.testing import run_main
@@ -31,7 +32,7 @@ def evaluate_simulator(
     seed: int = 42,
     progress: bool = True,
     plan: DetectorPlan = DEFAULT_PLAN,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Run the simulator for `hours` into a temporary lake and score alerts per kind.
 
     The figures are scored after a probation of half the run (at most a week, by when every

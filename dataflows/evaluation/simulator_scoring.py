@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import duckdb
 
+from dataflows.lake.connection import one
+
 PROBATION_HOURS = 48.0
 GRACE_S = 600.0
 BUDGET_PER_SENSOR_DAY = 0.1
@@ -81,13 +83,13 @@ def score(
          AND a.opened_at <= l.end_ts + {grace} AND a.closed_at >= l.start_ts
         """
     )
-    sensors, days = con.execute(
-        "SELECT sensors, greatest(epoch(until - scored_from), 0) / 86400 FROM _span"
-    ).fetchone()
-    n_alerts = con.execute("SELECT count(*) FROM _alerts").fetchone()[0]
-    true_alerts = con.execute("SELECT count(DISTINCT alert_id) FROM _matches").fetchone()[0]
+    sensors, days = one(
+        con.execute("SELECT sensors, greatest(epoch(until - scored_from), 0) / 86400 FROM _span")
+    )
+    n_alerts = one(con.execute("SELECT count(*) FROM _alerts"))[0]
+    true_alerts = one(con.execute("SELECT count(DISTINCT alert_id) FROM _matches"))[0]
     false_alerts = n_alerts - true_alerts
-    n_labels = con.execute("SELECT count(*) FROM _labels").fetchone()[0]
+    n_labels = one(con.execute("SELECT count(*) FROM _labels"))[0]
     per_kind = {}
     for kind, labels, detected, median, p90, kind_alerts in con.execute(
         """
@@ -117,13 +119,15 @@ def score(
             "p90_delay_s": None if p90 is None else round(p90, 1),
         }
     budget = max(1, round(budget_per_sensor_day * sensors * days)) if sensors and days else 0
-    top_true = con.execute(
-        """
+    top_true = one(
+        con.execute(
+            """
         SELECT count(*) FILTER (WHERE alert_id IN (SELECT alert_id FROM _matches))
         FROM (SELECT alert_id FROM _alerts ORDER BY peak_score DESC, alert_id LIMIT ?)
         """,
-        [budget],
-    ).fetchone()[0]
+            [budget],
+        )
+    )[0]
     sensor_days = sensors * days if sensors and days else 1.0
     return {
         "city_events": _city_events(con, grace),
@@ -165,8 +169,9 @@ def _city_events(con: duckdb.DuckDBPyConnection, grace: str) -> dict[str, float 
         FROM _events e JOIN _city c ON c.district = e.district
          AND c.opened_at <= e.end_ts + {grace} AND c.closed_at >= e.start_ts
     """
-    events, detected, alerts, true_alerts, median = con.execute(
-        f"""
+    events, detected, alerts, true_alerts, median = one(
+        con.execute(
+            f"""
         WITH m AS ({matches}), first AS (
             SELECT event_id, min(delay) AS delay FROM m GROUP BY event_id
         )
@@ -174,7 +179,8 @@ def _city_events(con: duckdb.DuckDBPyConnection, grace: str) -> dict[str, float 
                (SELECT count(*) FROM _city), (SELECT count(DISTINCT alert_id) FROM m),
                (SELECT median(delay) FROM first)
         """
-    ).fetchone()
+        )
+    )
     return {
         "events": events,
         "detected": detected,
@@ -187,8 +193,9 @@ def _city_events(con: duckdb.DuckDBPyConnection, grace: str) -> dict[str, float 
 
 def _told_apart(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
     """How often city events and sensor faults were classed as such (module docstring)."""
-    grouped_events, events, faults_ok, faults = con.execute(
-        """
+    grouped_events, events, faults_ok, faults = one(
+        con.execute(
+            """
         WITH m AS (
             SELECT m.label_id, l.event_id, l.kind, a.kind AS alert_kind,
                    g.group_id IS NOT NULL AS grouped
@@ -207,7 +214,8 @@ def _told_apart(con: duckdb.DuckDBPyConnection) -> dict[str, float | None]:
                count(*) FILTER (WHERE kind IN ('stuck', 'dropout'))
         FROM per_label
         """
-    ).fetchone()
+        )
+    )
     return {
         "city_event_labels_grouped": round(grouped_events / events, 4) if events else None,
         "faults_classed_as_faults": round(faults_ok / faults, 4) if faults else None,

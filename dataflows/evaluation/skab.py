@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import plotly.graph_objects as go
@@ -60,7 +61,7 @@ def experiment_files(root: Path) -> list[Path]:
     return files
 
 
-def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, float]:
+def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, Any]:
     """Outlier and changepoint figures of the replayed `files` (see the module docstring)."""
     con = lake.connect(lake_path, read_only=True)
     truth = duckdb.connect()
@@ -117,7 +118,7 @@ def score(lake_path: Path, root: Path, files: list[Path]) -> dict[str, float]:
 
 def evaluate_skab(
     root: Path, progress: bool = True, plan: DetectorPlan = DEFAULT_PLAN
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Replay SKAB's experiment files into a temporary lake (with `plan`) and score them."""
     files = experiment_files(root)
     spec = ReplaySpec(

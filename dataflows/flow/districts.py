@@ -145,7 +145,9 @@ class DistrictLogic(StatefulBatchLogic):
         with contextlib.suppress(Exception):  # the state is thrown away anyway
             self._close_event(ts, rows)
         self.state = DistrictState(latest_ms=self.state.latest_ms, district=district)
-        rows.model_resets.append(ModelResetRow(ts, STEP, district, "state", reason, position))
+        rows.model_resets.append(
+            ModelResetRow(ts, STEP, district or "?", "state", reason, position)
+        )
 
     def on_notify(self) -> tuple[list[Rows], bool]:
         """No alert change for `ttl_ms`: the district leaves the state."""
@@ -156,7 +158,7 @@ class DistrictLogic(StatefulBatchLogic):
                 ModelResetRow(
                     self.state.latest_ms,
                     STEP,
-                    self.state.district,
+                    self.state.district or "?",
                     "state",
                     f"expired: silent for {duration_text(self.ttl_ms)}",
                     None,

@@ -384,7 +384,7 @@ class MaintenanceLogic(StatefulBatchLogic):
                 self.model_name,
                 fleet.asset_type,
                 ts,
-                figures["labelled"],
+                int(figures["labelled"]),
                 figures.get("mae"),
                 figures.get("rmse"),
                 figures.get("coverage"),

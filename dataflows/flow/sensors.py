@@ -327,7 +327,7 @@ class SensorLogic(StatefulBatchLogic):
 
     def _score(
         self, state: SensorState, reading: Reading
-    ) -> tuple[list[tuple[str, float, float, bool, bool]], tuple | None]:
+    ) -> tuple[list[tuple[str, float, float, bool, bool]], ChangePointRow | None]:
         """Score each metric before learning it; nothing but the models changes.
 
         Returns (metric, value, score, is_anomaly, counts towards the alert) per metric, and
@@ -365,7 +365,7 @@ class SensorLogic(StatefulBatchLogic):
                 model = models[metric] = MetricModel(
                     self.config.plan.detector(signal), default_threshold(state.type)
                 )
-            x = {"value": value, "t": t}
+            x: dict = {"value": value, "t": t}
             detector, threshold = model.detector, model.threshold
             score = detector.score_one(x)
             is_anomaly = threshold.classify(score)
@@ -383,7 +383,7 @@ class SensorLogic(StatefulBatchLogic):
             if score > top_score:
                 top_score = score
             scored.append((metric, value, score, is_anomaly, counts))
-        if device_flag and explain and device_score >= top_score:
+        if device is not None and device_flag and explain and device_score >= top_score:
             state.detector_of_alert = type(device).__name__
             state.kind_of_alert = alert_kind(device)
         return scored, change_point
@@ -393,14 +393,16 @@ class SensorLogic(StatefulBatchLogic):
         state: SensorState,
         reading: Reading,
         scored: list[tuple[str, float, float, bool, bool]],
-        change_point: tuple | None,
+        change_point: ChangePointRow | None,
         rows: Rows,
     ) -> None:
         """The sensor's bookkeeping for a scored reading, and its rows.
 
         If it raises, the rows it appended are taken back (the caller throws the state away).
         """
-        touched = (  # the lists `_book` appends to: fewer than `Rows.mark`, it runs per reading
+        touched: tuple[
+            list, ...
+        ] = (  # the lists `_book` appends to: fewer than `Rows.mark`, it runs per reading
             rows.readings,
             rows.readings_1m,
             rows.alerts,
@@ -421,7 +423,7 @@ class SensorLogic(StatefulBatchLogic):
         state: SensorState,
         reading: Reading,
         scored: list[tuple[str, float, float, bool, bool]],
-        change_point: tuple | None,
+        change_point: ChangePointRow | None,
         rows: Rows,
     ) -> None:
         ts = reading.ts_ms

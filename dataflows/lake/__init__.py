@@ -14,6 +14,7 @@ from dataflows.lake.connection import (
     ensure_schema,
     extension_dir,
     is_ready,
+    one,
     transaction,
     writer_lock,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "insert",
     "is_ready",
     "maintain",
+    "one",
     "prune_progress",
     "transaction",
     "write",

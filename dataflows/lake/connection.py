@@ -130,9 +130,21 @@ def count_rows(lake: str | os.PathLike, table: str = "readings") -> int:
         return 0
     con = connect(lake, read_only=True)
     try:
-        return con.sql(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return one(con.sql(f"SELECT count(*) FROM {table}"))[0]
     finally:
         con.close()
+
+
+def one(result: duckdb.DuckDBPyConnection | duckdb.DuckDBPyRelation) -> tuple:
+    """The one row of a query that always returns one (an aggregate, a `DELETE`'s count).
+
+    >>> one(duckdb.sql("SELECT 1 + 1"))
+    (2,)
+    """
+    row = result.fetchone()
+    if row is None:
+        raise LookupError("the query returned no row")
+    return row
 
 
 @contextmanager

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from dataflows.lake.connection import connect, transaction, writer_lock
+from dataflows.lake.connection import connect, one, transaction, writer_lock
 from dataflows.lake.tables import CATALOG, TABLES
 
 
@@ -29,12 +29,14 @@ def compact(
     with writer_lock(lake):
         prune_progress(con)
         con.execute(f"CALL ducklake_merge_adjacent_files('{CATALOG}')")
-        old = con.execute(
-            f"SELECT list(snapshot_id ORDER BY snapshot_id) FROM ducklake_snapshots('{CATALOG}') "
-            f"WHERE snapshot_time < ? AND snapshot_id < "
-            f"(SELECT max(snapshot_id) FROM ducklake_snapshots('{CATALOG}'))",
-            [cutoff],
-        ).fetchone()[0]
+        old = one(
+            con.execute(
+                "SELECT list(snapshot_id ORDER BY snapshot_id) "
+                f"FROM ducklake_snapshots('{CATALOG}') WHERE snapshot_time < ? AND snapshot_id < "
+                f"(SELECT max(snapshot_id) FROM ducklake_snapshots('{CATALOG}'))",
+                [cutoff],
+            )
+        )[0]
         if old:
             con.execute(f"CALL ducklake_expire_snapshots('{CATALOG}', versions => ?)", [list(old)])
         freed = con.execute(
@@ -63,11 +65,13 @@ def prune_progress(con: duckdb.DuckDBPyConnection) -> int:
     grows for ever. Returns the number of rows deleted.
     """
     with transaction(con):
-        return con.execute(
-            "DELETE FROM sink_progress WHERE max_offset < "
-            "(SELECT max(p.max_offset) FROM sink_progress p "
-            "WHERE p.source_partition = sink_progress.source_partition)"
-        ).fetchone()[0]
+        return one(
+            con.execute(
+                "DELETE FROM sink_progress WHERE max_offset < "
+                "(SELECT max(p.max_offset) FROM sink_progress p "
+                "WHERE p.source_partition = sink_progress.source_partition)"
+            )
+        )[0]
 
 
 def apply_retention(
@@ -89,10 +93,12 @@ def apply_retention(
                 raise ValueError(f"table {table} has no retention")
             column = retention.column
             origin = f"(SELECT max({column}) FROM {table})" if retention.from_newest else "now()"
-            count = con.execute(
-                f"DELETE FROM {table} WHERE {column} < {origin} - to_seconds(?)",
-                [keep * 86_400.0],
-            ).fetchone()[0]
+            count = one(
+                con.execute(
+                    f"DELETE FROM {table} WHERE {column} < {origin} - to_seconds(?)",
+                    [keep * 86_400.0],
+                )
+            )[0]
             deleted[table] = count
     return deleted
 

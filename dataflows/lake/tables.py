@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -194,7 +195,7 @@ class DataGapRow(NamedTuple):
 
 class AlertDeliveryRow(NamedTuple):
     event_id: str
-    alert_id: str
+    alert_id: str | None
     channel: str
     status: str
     attempted_at: Millis
@@ -226,7 +227,7 @@ class Column(NamedTuple):
 
 def columns_of(row: type[tuple]) -> tuple[Column, ...]:
     """The columns of a row type, from its annotations (`X | None` is a nullable `X`)."""
-    hints = typing.get_type_hints(row)
+    hints = typing.get_type_hints(row, include_extras=True)
     out = []
     for name in row._fields:  # type: ignore[attr-defined]
         hint = hints[name]
@@ -270,7 +271,8 @@ class Table:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", columns_of(self.row))
-        unknown = (set(self.key) | set(self.notes) | {self.bound} - {None}) - set(self.names)
+        named = {*self.key, *self.notes, *([self.bound] if self.bound else [])}
+        unknown = named - set(self.names)
         if unknown:
             raise ValueError(f"table {self.name} names columns it lacks: {sorted(unknown)}")
 
@@ -447,9 +449,9 @@ FLOW_TABLES = tuple(name for name, table in TABLES.items() if table.from_flow)
 """The tables the flow writes, in order."""
 
 
-def arrow_table(columns: tuple[Column, ...], rows: list[tuple]) -> pa.Table:
+def arrow_table(columns: tuple[Column, ...], rows: Sequence[tuple]) -> pa.Table:
     """Row tuples as an Arrow table with the lake's types."""
-    data = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
+    data: list[Sequence] = list(zip(*rows, strict=True)) if rows else [[] for _ in columns]
     return pa.table(
         [pa.array(col, type=c.arrow) for c, col in zip(columns, data, strict=True)],
         names=[c.name for c in columns],

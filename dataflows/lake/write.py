@@ -17,7 +17,6 @@ from dataflows.lake.tables import (
     AlertClosure,
     Column,
     DeadLetter,
-    Millis,
     SinkProgressRow,
     Table,
     arrow_table,
@@ -97,7 +96,7 @@ def _unbuildable_letter(table: Table, row: tuple, error: Exception) -> DeadLette
     first = row[0] if row and isinstance(row[0], str) else None
     sensor_id = None if first is None else payload_text(first)[:128]
     return DeadLetter(
-        Millis(now_ms()),
+        now_ms(),
         "lake",
         f"{table.name}:{key}",
         sensor_id,
@@ -132,7 +131,7 @@ def write(
     for batch, _ in batches:
         for part, (_, high) in batch.origins.items():
             progress[part] = max(high, progress.get(part, high))
-    committed = Millis(now_ms())
+    committed = now_ms()
     for attempt in range(20):
         try:
             with writer_lock(lake), transaction(con):

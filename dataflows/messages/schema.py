@@ -28,13 +28,13 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, NewType
+from typing import Annotated, Any, NamedTuple
 
 from dataflows.messages.limits import MessageLimits
 
-Millis = NewType("Millis", int)
-"""Epoch milliseconds (stored in the lake as a UTC `TIMESTAMPTZ`)."""
-Int32 = NewType("Int32", int)
+Millis = Annotated[int, "epoch milliseconds"]
+"""Epoch milliseconds (stored in the lake as a UTC `TIMESTAMPTZ`); an `int` to Python."""
+Int32 = Annotated[int, "32 bits"]
 """A count that fits 32 bits (stored as `INTEGER`; a plain `int` is a `BIGINT`)."""
 
 
@@ -410,7 +410,7 @@ def validate_event(
     ):
         return reject("bad_value: rul_h must be a non-negative number of hours")
     rul_h = None if rul is None else float(rul)
-    return AssetEvent(asset_id, asset_type, ts_ms, kind, rul_h, origin), []
+    return AssetEvent(str(asset_id), asset_type, ts_ms, kind, rul_h, origin), []
 
 
 class _Rejected(Exception):

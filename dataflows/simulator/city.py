@@ -87,7 +87,7 @@ _ANOMALY_MINUTES = {  # duration range per kind
 EVENT_KINDS = ("road_closure", "pollution_episode")
 
 
-def _bump(hour: np.ndarray, centre: float, width: float) -> np.ndarray:
+def _bump(hour: np.ndarray, centre: float | np.ndarray, width: float) -> np.ndarray:
     return np.exp(-0.5 * ((hour - centre) / width) ** 2)
 
 
@@ -386,9 +386,10 @@ class PartitionSimulator:
             row_values = {name: column[k] for name, column in zip(names, columns, strict=True)}
             episodes = active.get(sensor.index)
             if episodes is not None:
-                row_values = _apply(episodes, row_values, t, sensor_type)
-                if row_values is None:
+                applied = _apply(episodes, row_values, t, sensor_type)
+                if applied is None:
                     continue  # dropout
+                row_values = applied
             message = {
                 "sensor_id": sensor.sensor_id,
                 "type": sensor_type,
@@ -539,6 +540,7 @@ def _apply(
             row["no2"] = round(row["no2"] * (1 + 1.2 * ramp), 1)
         else:
             metric = episode.metric
+            assert metric is not None  # a one-metric kind always names its metric
             typical = _typical(sensor_type, metric)
             if kind == "drift":
                 progress = (t - episode.start_ms) / (episode.end_ms - episode.start_ms)

@@ -33,7 +33,7 @@ from kafka.errors import KafkaError
 from dataflows import lake
 from dataflows.kafka.client import client_config, describe, ensure_topic
 from dataflows.lake.rows import Rows
-from dataflows.lake.tables import AlertRow
+from dataflows.lake.tables import AlertDeliveryRow, AlertRow
 from dataflows.messages.schema import internal_error, now_ms
 from dataflows.settings import Settings
 
@@ -123,22 +123,22 @@ def alert_events(rows: Rows) -> list[dict]:
                 )
         except Exception as error:  # the row's fault: recorded as a failed delivery
             events.append(_unbuildable(row, error))
-    for row in rows.alert_closures:
+    for closure in rows.alert_closures:
         try:
-            sensor_id = row.alert_id.rsplit("@", 1)[0]
+            sensor_id = closure.alert_id.rsplit("@", 1)[0]
             events.append(
                 _closed(
-                    row.alert_id,
+                    closure.alert_id,
                     sensor_id,
-                    row.closed_at,
-                    row.peak_score,
-                    row.metrics,
-                    row.anomalous_readings,
-                    row.severity,
+                    closure.closed_at,
+                    closure.peak_score,
+                    closure.metrics,
+                    closure.anomalous_readings,
+                    closure.severity,
                 )
             )
         except Exception as error:
-            events.append(_unbuildable(row, error))
+            events.append(_unbuildable(closure, error))
     return events
 
 
@@ -192,7 +192,7 @@ class _AlertPartition(StatefulSinkPartition[dict, list]):
         self._pump()
 
     def write_batch(self, items: list[dict]) -> None:
-        deliveries = []
+        deliveries: list[AlertDeliveryRow] = []
         for event in items:
             if "failed" in event:
                 deliveries.append(self._delivery(event, "failed", event["failed"]))
@@ -259,7 +259,7 @@ class _AlertPartition(StatefulSinkPartition[dict, list]):
             future.add_errback(lambda error, i=event_id: self.outcomes.put((i, error)))
 
     def _collect(self) -> None:
-        deliveries = []
+        deliveries: list[AlertDeliveryRow] = []
         while True:
             try:
                 event_id, error = self.outcomes.get_nowait()
@@ -283,10 +283,12 @@ class _AlertPartition(StatefulSinkPartition[dict, list]):
                 deliveries.append(self._delivery(event, "failed", why))
         self._record(deliveries)
 
-    def _delivery(self, event: dict, status: str, detail: str | None) -> tuple:
-        return (event["event_id"], event.get("alert_id"), CHANNEL, status, now_ms(), detail)
+    def _delivery(self, event: dict, status: str, detail: str | None) -> AlertDeliveryRow:
+        return AlertDeliveryRow(
+            event["event_id"], event.get("alert_id"), CHANNEL, status, now_ms(), detail
+        )
 
-    def _record(self, deliveries: list[tuple]) -> None:
+    def _record(self, deliveries: list[AlertDeliveryRow]) -> None:
         if deliveries:
             self._log.add(deliveries)
 
@@ -324,11 +326,11 @@ class _DeliveryLog:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._queue: queue.SimpleQueue[list[tuple] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[AlertDeliveryRow] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="alert-deliveries", daemon=True)
         self._thread.start()
 
-    def add(self, deliveries: list[tuple]) -> None:
+    def add(self, deliveries: list[AlertDeliveryRow]) -> None:
         self._queue.put(deliveries)
 
     def close(self) -> None:

@@ -50,7 +50,7 @@ def _consumer(settings: Settings) -> KafkaConsumer:
     )
 
 
-class KafkaSource(FixedPartitionedSource[KafkaRecord | DataGap, int]):
+class KafkaSource(FixedPartitionedSource[KafkaRecord | DataGap, int | None]):
     """Records of `topic`, one Bytewax partition per Kafka partition."""
 
     def __init__(self, settings: Settings, topic: str) -> None:
@@ -74,7 +74,7 @@ class KafkaSource(FixedPartitionedSource[KafkaRecord | DataGap, int]):
         return _KafkaPartition(self.settings, self.topic, int(for_part), resume_state)
 
 
-class _KafkaPartition(StatefulSourcePartition[KafkaRecord | DataGap, int]):
+class _KafkaPartition(StatefulSourcePartition[KafkaRecord | DataGap, int | None]):
     def __init__(
         self, settings: Settings, topic: str, partition: int, next_offset: int | None
     ) -> None:

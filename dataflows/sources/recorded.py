@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from dataflows.lake.connection import one
 from dataflows.messages.schema import RECORDED, Label, SourceRecord
 
 PARTITION = "replay"
@@ -178,7 +179,7 @@ class _Replay(StatefulSourcePartition[SourceRecord, int]):
     def __init__(self, spec: ReplaySpec, offset: int) -> None:
         self.con = duckdb.connect()
         files = plan(spec, self.con)
-        self.total = sum(_read(self.con, f.path).aggregate("count(*)").fetchone()[0] for f in files)
+        self.total = sum(one(_read(self.con, f.path).aggregate("count(*)"))[0] for f in files)
         streams = [_rows(self.con, spec, f) for f in files]
         labels = sorted(
             (item for f in files for item in _labels(self.con, spec, f)), key=lambda x: x[:2]

@@ -162,9 +162,11 @@ class DeviceDistance(base.AnomalyDetector):
         z = self._z(x)
         if z is None:
             return []
+        keys = self._keys
+        assert keys is not None  # set with the first reading, before `_z` can be
         contributions = z * (self._precision @ z)
         order = np.argsort(-contributions)[:top]
-        return [self._keys[i] for i in order if contributions[i] > 0]
+        return [keys[i] for i in order if contributions[i] > 0]
 
     def learn_one(self, x: dict) -> None:
         if self._keys is None:
@@ -179,6 +181,7 @@ class DeviceDistance(base.AnomalyDetector):
         if values is None:
             return
         z = self._standard(values)
+        assert self._mean is not None and self._cov is not None  # fitted with the warm-up
         self._follow(values)
         self._smoothed = self._smooth(self._smoothed, self._distance(z))
         if self._smoothed < self._reference and self.alpha > 0:
@@ -191,6 +194,7 @@ class DeviceDistance(base.AnomalyDetector):
 
     def _follow(self, values: np.ndarray) -> None:
         """One step of each metric's level towards `values`, capped (see the class doc)."""
+        assert self._levels is not None and self._steps is not None and self._gains is not None
         step = np.clip(values - self._levels, -self._steps, self._steps)
         self._levels = self._levels + self._gains * step
 

@@ -71,13 +71,18 @@ def make(name: str, detectors: Registry = DETECTORS) -> base.AnomalyDetector:
     >>> type(make("shift_cusum")).__name__, type(make("shift_cusum+flatline")).__name__
     ('ShiftCusum', 'MaxScore')
     """
+    parts = _parts(name, detectors)
+    if len(parts) == 1:
+        return detectors[name]()
+    return MaxScore([detectors[part]() for part in parts])
+
+
+def _parts(name: str, detectors: Registry) -> list[str]:
     parts = name.split("+")
     unknown = [part for part in parts if part not in detectors]
     if unknown:
         raise ValueError(f"unknown detector {unknown[0]!r}; known: {sorted(detectors)}")
-    if len(parts) == 1:
-        return detectors[name]()
-    return MaxScore([detectors[part]() for part in parts])
+    return parts
 
 
 def alert_kind(detector: base.AnomalyDetector) -> str:
@@ -106,7 +111,7 @@ class DetectorPlan:
 
     def __post_init__(self) -> None:
         for name in self.signals.values():
-            make(name, self.detectors)  # an unknown name is refused now, not at a reading
+            _parts(name, self.detectors)  # an unknown name is refused now, not at a reading
         if self.device is not None and self.device not in DEVICE_DETECTORS:
             raise ValueError(
                 f"unknown device detector {self.device!r}; known: {sorted(DEVICE_DETECTORS)}"
