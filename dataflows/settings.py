@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dataflows.flow.alerting import AlertPolicy
 from dataflows.messages.limits import MessageLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -416,29 +415,6 @@ class Settings:
             max_bytes=self.max_message_bytes,
             max_metrics=self.max_metrics,
             allow_recorded=source != "kafka" or self.kafka_allow_recorded,
-        )
-
-    def alert_policy(self) -> AlertPolicy:
-        """The alert lifecycle these settings ask for."""
-        return AlertPolicy(
-            min_duration_ms=int(self.alert_min_duration_s * 1000),
-            recovery_ms=int(self.alert_recovery_s * 1000),
-            clear_score=self.alert_clear_score,
-            cooldown_ms=int(self.alert_cooldown_s * 1000),
-        )
-
-    def maintenance_alert_policy(self) -> AlertPolicy:
-        """The lifecycle of maintenance alerts, on the failure probability.
-
-        They open after 3 h at or above `maintenance_alert_prob` (at once from 0.95), close
-        after 12 h below 0.6 of it, and open at most once a day per asset.
-        """
-        return AlertPolicy(
-            min_duration_ms=3 * 3_600_000,
-            recovery_ms=12 * 3_600_000,
-            clear_score=0.6 * self.maintenance_alert_prob,
-            cooldown_ms=24 * 3_600_000,
-            critical_score=max(0.95, self.maintenance_alert_prob),
         )
 
     def __post_init__(self) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
+from dataflows.flow.alerting import AlertPolicy
 from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import StepGuard
 from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic
@@ -171,12 +172,37 @@ def _alert_changes(batch: list[tuple[str, Rows]]) -> list[tuple[str, tuple]]:
     return [(change[0], change) for _, rows in batch for change in rows.alert_changes]
 
 
+def alert_policy(settings: Settings) -> AlertPolicy:
+    """The alert lifecycle these settings ask for."""
+    return AlertPolicy(
+        min_duration_ms=int(settings.alert_min_duration_s * 1000),
+        recovery_ms=int(settings.alert_recovery_s * 1000),
+        clear_score=settings.alert_clear_score,
+        cooldown_ms=int(settings.alert_cooldown_s * 1000),
+    )
+
+
+def maintenance_alert_policy(settings: Settings) -> AlertPolicy:
+    """The lifecycle of maintenance alerts, on the failure probability.
+
+    They open after 3 h at or above `maintenance_alert_prob` (at once from 0.95), close
+    after 12 h below 0.6 of it, and open at most once a day per asset.
+    """
+    return AlertPolicy(
+        min_duration_ms=3 * 3_600_000,
+        recovery_ms=12 * 3_600_000,
+        clear_score=0.6 * settings.maintenance_alert_prob,
+        cooldown_ms=24 * 3_600_000,
+        critical_score=max(0.95, settings.maintenance_alert_prob),
+    )
+
+
 def sensor_config(settings: Settings, plan: DetectorPlan = DEFAULT_PLAN) -> SensorConfig:
     """How the per-sensor step treats time, alerts and state, and which detectors it uses."""
     return SensorConfig(
         plan=plan,
         lateness_ms=int(settings.allowed_lateness_s * 1000),
-        policy=settings.alert_policy(),
+        policy=alert_policy(settings),
         ttl_ms=int(settings.state_ttl_s * 1000),
         clock_jump_ms=int(settings.clock_jump_s * 1000),
         clock_confirmations=settings.clock_confirm_readings,
@@ -189,7 +215,7 @@ def maintenance_config(settings: Settings) -> MaintenanceConfig:
     return MaintenanceConfig(
         horizon_h=settings.maintenance_horizon_h,
         alert_prob=settings.maintenance_alert_prob,
-        policy=settings.maintenance_alert_policy(),
+        policy=maintenance_alert_policy(settings),
         ttl_ms=int(settings.state_ttl_s * 1000),
         clock_jump_ms=int(settings.clock_jump_s * 1000),
         clock_confirmations=settings.clock_confirm_readings,

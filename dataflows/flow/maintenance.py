@@ -8,7 +8,7 @@ arrival order (one Kafka partition keeps each asset's order). For each asset:
   counter, and the hours since the asset last came back from a failure or a visit); once
   the model has learnt enough, its prediction goes to `maintenance_predictions` and its
   failure probability drives the asset's maintenance alert (same episode logic as anomaly
-  alerts, with `Settings.maintenance_alert_policy`);
+  alerts, with `dataflows.flow.city.maintenance_alert_policy`);
 - a `failure` reveals the true RUL of the asset's readings since its last event, which the
   model learns; a `maintenance` visit does the same if it reports the inspected RUL
   (`rul_h`), else those readings are censored; either closes the asset's open alert.

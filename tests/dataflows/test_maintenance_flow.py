@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dataflows import lake
 from dataflows.evaluation import maintenance_scoring
-from dataflows.flow.city import validate_batch
+from dataflows.flow.city import alert_policy, validate_batch
 from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic
 from dataflows.lake.rows import Rows
 from dataflows.messages.schema import AssetEvent, AssetTruth, Reading, SourceRecord
@@ -95,7 +95,7 @@ def test_maintenance_messages_are_routed_by_asset_type_and_bad_ones_dead_lettere
 
 def test_out_of_order_asset_readings_are_dead_lettered_and_late_events_applied_in_order():
     logic = MaintenanceLogic(
-        MaintenanceConfig(horizon_h=24, alert_prob=0.5, policy=Settings().alert_policy())
+        MaintenanceConfig(horizon_h=24, alert_prob=0.5, policy=alert_policy(Settings()))
     )
     readings = [
         Reading("fan-1", "fan", START + k * HOUR_MS, {"vibration_rms": 1.0 + k}) for k in range(3)
