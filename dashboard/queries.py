@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from dataflows.evaluation import maintenance_scoring
 from dataflows.lake.connection import one
+from dataflows.lake.reads import FAILURES_SQL
 from dataflows.messages.schema import ASSET_TYPES, SENSOR_TYPES
 
 RECENT = timedelta(minutes=5)
@@ -332,7 +332,7 @@ def asset_events(con: duckdb.DuckDBPyConnection, asset_id: str) -> pd.DataFrame:
 
 def failure_outcomes(con: duckdb.DuckDBPyConnection, ahead_h: float = 24.0) -> pd.DataFrame:
     """Every failure: was it warned at least `ahead_h` hours ahead, and how early."""
-    return con.execute(maintenance_scoring.FAILURES_SQL, {"ahead": float(ahead_h)}).df()
+    return con.execute(FAILURES_SQL, {"ahead": float(ahead_h)}).df()
 
 
 def model_health(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

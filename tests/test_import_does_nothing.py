@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -60,3 +61,26 @@ def test_dependencies_point_one_way():
 
     assert imported("online_models") == "[]"  # River, NumPy and the standard library only
     assert imported("dataflows") == "['dataflows']"  # never the dashboard
+
+
+READ_SIDE = """
+import sys
+import dashboard.lake_access, dashboard.queries
+print(sorted({name.split(".")[1] for name in sys.modules if name.startswith("dataflows.")}))
+"""
+ALLOWED = {"lake", "messages", "settings", "dashboard_server", "logs"}
+
+
+def test_the_dashboard_reads_the_lake_and_nothing_of_the_flow():
+    # its pages run Streamlit when imported: their own imports are read, not run
+    for page in (ROOT / "dashboard").rglob("*.py"):
+        for node in ast.walk(ast.parse(page.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("dataflows."):
+                assert node.module.split(".")[1] in ALLOWED, (page.name, node.module)
+    # and what its modules import in turn
+    result = subprocess.run(
+        [sys.executable, "-c", READ_SIDE], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rooms = set(ast.literal_eval(result.stdout))
+    assert rooms <= ALLOWED, rooms
