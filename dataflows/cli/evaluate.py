@@ -1,6 +1,7 @@
-"""`just evaluate skab|simulator|cmapss|assets`: how well the models do on labelled streams.
+"""`just evaluate skab|simulator|cmapss|gecco|assets`: how the models do on labelled streams.
 
     just evaluate skab [PATH] [--json]
+    just evaluate gecco [PATH] [--json]
     just evaluate simulator [--sensors 200] [--hours 336] [--seed 42] [--json]
     just evaluate cmapss [PATH] [--start-every N] [--json]
     just evaluate assets [--assets 100] [--days 180] [--seed 42] [--alert-prob P] [--json]
@@ -58,6 +59,7 @@ from pathlib import Path
 from dataflows.evaluation import assets as asset_evaluation
 from dataflows.evaluation import cmapss
 from dataflows.evaluation.cmapss import DEFAULT_CMAPSS
+from dataflows.evaluation.gecco import DEFAULT_GECCO, evaluate_gecco, gecco_report
 from dataflows.evaluation.report import store_summary
 from dataflows.evaluation.simulator import evaluate_simulator, simulator_report
 from dataflows.evaluation.skab import (
@@ -74,9 +76,12 @@ from dataflows.settings import PROJECT_ROOT, Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "dataset", nargs="?", default="skab", choices=["skab", "simulator", "cmapss", "assets"]
+        "dataset",
+        nargs="?",
+        default="skab",
+        choices=["skab", "simulator", "cmapss", "assets", "gecco"],
     )
-    parser.add_argument("path", nargs="?", type=Path, help="data folder (skab, cmapss)")
+    parser.add_argument("path", nargs="?", type=Path, help="data folder (skab, cmapss, gecco)")
     parser.add_argument(
         "--start-every",
         type=int,
@@ -108,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[evaluate] C-MAPSS FD001 under {root}", file=sys.stderr)
         figures = cmapss.evaluate_cmapss(root, start_every=args.start_every)
         report = cmapss.cmapss_report(figures, args.report)
+    elif args.dataset == "gecco":
+        root = args.path or DEFAULT_GECCO
+        print(f"[evaluate] GECCO 2018 station file under {root}", file=sys.stderr)
+        figures = evaluate_gecco(root)
+        report = gecco_report(figures, args.report)
     elif args.dataset == "assets":
         figures = asset_evaluation.evaluate_assets(
             args.assets, args.days, args.seed, args.alert_prob
@@ -122,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         store_summary(lake_path, args.dataset, figures)
         print(f"[evaluate] figures appended to `evaluations` in {lake_path}", file=sys.stderr)
     if args.json:
-        print(json.dumps({k: v for k, v in figures.items() if k != "curve"}))
+        print(json.dumps({k: v for k, v in figures.items() if k not in ("curve", "series")}))
     elif args.dataset == "skab":
         print(f"{'SKAB (test parts, online)':34}{'ours':>10}   published (offline)")
         best_f1 = ", ".join(f"{k} {v}" for k, v in LEADERBOARD_F1.items())
@@ -154,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
         for asset_type, f in {**figures["types"], "all": figures}.items():
             print(f"{asset_type:14}" + "".join(f"{f.get(n)!s:>20}" for n in names))
         print(f"time {figures['seconds']} s")
+    elif args.dataset == "gecco":
+        names = ("f1", "precision", "recall", "flagged_share", "tuned_threshold", "tuned_f1")
+        names += ("oracle_f1", "events", "detected", "median_delay_s", "false_alarms_per_day")
+        print(f"GECCO 2018, scored half ({figures['scored_rows']:,} rows, online)")
+        for name in names:
+            print(f"  {name:28}{figures[name]!s:>12}")
     else:
         cold = figures["cold_start"]
         for name, part in (("learnt", figures), ("cold start", cold)):

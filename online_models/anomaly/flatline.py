@@ -17,8 +17,17 @@ class Flatline(base.AnomalyDetector):
     weighted). A run of `k` repeats then has probability about `p**k` of being natural; the
     score is the number of decades of that improbability divided by `decades_for_one`,
     capped at 1. Runs shorter than `min_run` score 0. Runs of `min_run` or more are not
-    learned (a run is learned when it ends), so a stuck sensor cannot teach the model that
-    being stuck is normal.
+    learned into `p` (a run is learned when it ends), so a stuck sensor cannot teach the
+    model that being stuck is normal.
+
+    Repeats are not independent on every sensor: one that is piecewise constant (a valve, a
+    quantised or slow signal) holds a value for long stretches. So the detector also learns
+    the longest run the sensor has ended, and a run scores only once it is longer than
+    `margin` times that: being stuck is a change to constant behaviour against the sensor's
+    own history. A completed run can at most double the longest run learnt (so one stuck
+    spell does not teach that being stuck is normal, while a sensor whose long runs keep
+    coming learns them in a few), and a sensor that has held one value since its first
+    reading is constant, not stuck: it scores 0 until its value first changes.
 
     Parameters
     ----------
@@ -30,6 +39,8 @@ class Flatline(base.AnomalyDetector):
         Weight of a new observation in the repeat rate.
     initial_rate
         Repeat rate assumed before any learning.
+    margin
+        How many times the longest run the sensor has ended a run must exceed to score.
 
     Examples
     --------
@@ -55,21 +66,25 @@ class Flatline(base.AnomalyDetector):
         decades_for_one: float = 8.0,
         alpha: float = 0.01,
         initial_rate: float = 0.05,
+        margin: float = 2.0,
     ) -> None:
         self.min_run = min_run
         self.decades_for_one = decades_for_one
         self.alpha = alpha
         self.initial_rate = initial_rate
+        self.margin = margin
         self._last: float | None = None
         self._run = 0
         self._rate = initial_rate
+        self._longest = 0  # the longest run the sensor has ended
+        self._changed = False  # whether its value has ever changed
 
     def _run_with(self, value: float) -> int:
         return self._run + 1 if value == self._last else 0
 
     def score_one(self, x: dict) -> float:
         run = self._run_with(x["value"])
-        if run < self.min_run:
+        if run < self.min_run or not self._changed or run <= self.margin * self._longest:
             return 0.0
         rate = min(max(self._rate, 1e-3), 0.95)
         decades = -run * math.log10(rate)
@@ -84,5 +99,8 @@ class Flatline(base.AnomalyDetector):
                 for _ in range(self._run):
                     self._rate += self.alpha * (1.0 - self._rate)
             self._rate += self.alpha * (0.0 - self._rate)
+            if self._changed:  # the first run may have begun before the sensor was seen
+                self._longest = max(self._longest, min(self._run, 2 * max(self._longest, 1)))
+            self._changed = True
         self._run = run
         self._last = value

@@ -8,10 +8,13 @@ test row counts once, flagged or not, anomalous or not.
 ...     counts.add(flagged, anomalous)
 >>> counts.f1(), counts.far_percent(), counts.mar_percent()
 (0.5, 50.0, 50.0)
+>>> best_threshold_f1([0.9, 0.8, 0.3, 0.1], [True, False, True, False])
+(0.3, 0.8)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -58,3 +61,24 @@ class PointCounts:
         """Missed-alarm rate: the share of anomalous rows not flagged, in %."""
         anomalous = self.fn + self.tp
         return 100 * self.fn / anomalous if anomalous else 0.0
+
+
+def best_threshold_f1(scores: Sequence[float], labels: Sequence[bool]) -> tuple[float, float]:
+    """The threshold on `scores` (flag when ≥ it) with the best point-wise F1, and that F1."""
+    positives = sum(labels)
+    if not positives:
+        return float("inf"), 0.0
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    best, best_at, tp, fp = 0.0, float("inf"), 0, 0
+    for rank, i in enumerate(order):
+        if labels[i]:
+            tp += 1
+        else:
+            fp += 1
+        tied = rank + 1 < len(order) and scores[order[rank + 1]] == scores[i]
+        if tied:
+            continue  # a threshold flags every row of the same score
+        f1 = 2 * tp / (2 * tp + fp + (positives - tp))
+        if f1 > best:
+            best, best_at = f1, scores[i]
+    return best_at, best

@@ -233,3 +233,27 @@ def test_device_distance_follows_a_steady_drift_but_not_a_sudden_jump():
         model.learn_one(x)
     assert min(jumped[5:20]) > 0.8
     assert model.drivers(x)[0] == "temperature"
+
+
+def test_flatline_tells_a_piecewise_constant_sensor_from_a_stuck_one():
+    rng = random.Random(11)
+    valve = Flatline()
+    scores = []
+    for _ in range(60):  # a valve: holds a level for 50 to 400 readings, then moves
+        level = float(rng.choice([0, 25, 50, 75, 100]))
+        for _ in range(rng.randint(50, 400)):
+            x = {"value": level}
+            scores.append(valve.score_one(x))
+            valve.learn_one(x)
+    late = scores[len(scores) // 2 :]  # once it has seen a few of its own long runs
+    assert sum(score >= 0.9 for score in late) / len(late) < 0.001
+    for _ in range(4_000):  # stuck: far longer than any run it ever ended
+        valve.learn_one({"value": 100.0})
+    assert valve.score_one({"value": 100.0}) == 1.0
+
+
+def test_flatline_a_sensor_constant_since_its_first_reading_is_not_stuck():
+    constant = Flatline()
+    for _ in range(10_000):
+        assert constant.score_one({"value": 3.0}) == 0.0
+        constant.learn_one({"value": 3.0})
