@@ -14,6 +14,7 @@ per-metric detector's own figures show; one more row has no per-metric baseline 
 
     python -m dataflows.cli.sweep [--sensors 200] [--hours 336] [--seed 7] [--json]
     python -m dataflows.cli.sweep skab [PATH] [--json]
+    python -m dataflows.cli.sweep gecco [PATH] [--json]
 """
 
 from __future__ import annotations
@@ -22,23 +23,28 @@ import argparse
 import json
 from pathlib import Path
 
+from dataflows.evaluation.gecco import DEFAULT_GECCO
 from dataflows.evaluation.skab import DEFAULT_SKAB
-from dataflows.evaluation.sweep import sweep, sweep_skab
+from dataflows.evaluation.sweep import sweep, sweep_gecco, sweep_skab
 from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", nargs="?", default="simulator", choices=["simulator", "skab"])
-    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_SKAB, help="skab only")
+    parser.add_argument(
+        "dataset", nargs="?", default="simulator", choices=["simulator", "skab", "gecco"]
+    )
+    parser.add_argument("path", nargs="?", type=Path, help="skab and gecco only")
     parser.add_argument("--sensors", type=int, default=200, help="simulator only")
     parser.add_argument("--hours", type=float, default=336.0, help="simulator only")
     parser.add_argument("--seed", type=int, default=7, help="simulator only")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     if args.dataset == "skab":
-        rows = sweep_skab(args.path)
+        rows = sweep_skab(args.path or DEFAULT_SKAB)
+    elif args.dataset == "gecco":
+        rows = sweep_gecco(args.path or DEFAULT_GECCO)
     else:
         rows = sweep(args.sensors, args.hours, args.seed)
     if args.json:

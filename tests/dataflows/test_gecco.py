@@ -36,3 +36,21 @@ def test_gecco_protocol_scores_the_second_half_and_writes_a_report(tmp_path, cap
     assert figures["false_alarms_per_day"] is not None
     (report,) = reports.glob("evaluate-gecco-*.html")
     assert "GECCO 2018" in report.read_text()
+
+
+def test_gecco_sweep_shows_each_detector_with_and_without_the_device_detector(tmp_path, capsys):
+    from dataflows.cli.sweep import main as sweep_main
+    from dataflows.evaluation.sweep import CANDIDATES
+
+    require_shared_data(DEFAULT_GECCO)
+    part = tmp_path / "train.csv"
+    duckdb.execute(
+        f"COPY (SELECT * FROM read_csv(?, header = true) LIMIT 3000) TO '{part}' (HEADER)",
+        [str(DEFAULT_GECCO / "train.csv")],
+    )
+    assert sweep_main(["gecco", str(part), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 * len(CANDIDATES) + 1
+    assert {row["candidate"] for row in rows if not row["device_distance"]} == set(CANDIDATES)
+    for row in rows:
+        assert 0.0 <= row["flagged_share"] <= 1.0 and row["false_alarms_per_day"] is not None
