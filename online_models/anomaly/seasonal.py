@@ -22,7 +22,10 @@ class SeasonalZScore(base.AnomalyDetector):
     deviation, interpolated like the means), since noise is rarely the same at 3 am and at
     rush hour. While a slot is young its scale is shrunk towards a prior: the scale of all
     seasonal residuals, or their relative size times the expected value, whichever is larger
-    (noise may be constant or grow with the signal). The resulting z maps to a score in
+    (noise may be constant or grow with the signal). The scale is never below the sensor's
+    resolution, the smallest change between consecutive values it has shown, so that one
+    step of a quantised signal that held still for hours is not an anomaly. The resulting z
+    maps to a score in
     [0, 1]: `score = z² / (z² + half_score_z²)`, which is 0.5 at `z = half_score_z`.
 
     Slots learn slowly (running means at first, then weight `slot_alpha`) and clip
@@ -105,6 +108,8 @@ class SeasonalZScore(base.AnomalyDetector):
         self._seasonal_ratio = 0.0  # ... and relative to the expected value
         self._seasonal_seen = 0
         self._seen = 0
+        self._previous: float | None = None
+        self._resolution = 0.0  # smallest change between consecutive values seen (0: none yet)
         self._memo: tuple[float, tuple] | None = None  # (t, expectation) until the next learn
 
     def __getstate__(self) -> dict:
@@ -145,9 +150,10 @@ class SeasonalZScore(base.AnomalyDetector):
         return result
 
     def _sigma(self, scale: float, expected: float) -> float:
-        # mean absolute deviation -> standard deviation for a normal, with a floor so that a
-        # constant signal does not divide by zero
-        return max(scale * 1.2533, 1e-3 * abs(expected), 1e-6)
+        # mean absolute deviation -> standard deviation for a normal, with floors: the
+        # sensor's resolution (one step of a quantised signal is never more than one sigma,
+        # however long it held still) and, for a constant signal, a share of its value
+        return max(scale * 1.2533, self._resolution, 1e-3 * abs(expected), 1e-6)
 
     def residual_z(self, x: dict) -> float | None:
         """Signed distance of `x` from its expectation, in scales; None during warm-up."""
@@ -166,6 +172,12 @@ class SeasonalZScore(base.AnomalyDetector):
 
     def learn_one(self, x: dict) -> None:
         value = x["value"]
+        previous = self._previous
+        if previous is not None and value != previous:
+            step = abs(value - previous)
+            if not self._resolution or step < self._resolution:
+                self._resolution = step
+        self._previous = value
         expected, scale, seasonal, (low, high, frac) = self._expectation(x["t"])
         self._memo = None
         sigma = self._sigma(scale, expected)

@@ -257,3 +257,19 @@ def test_flatline_a_sensor_constant_since_its_first_reading_is_not_stuck():
     for _ in range(10_000):
         assert constant.score_one({"value": 3.0}) == 0.0
         constant.learn_one({"value": 3.0})
+
+
+def test_seasonal_a_quantised_signal_that_holds_still_is_not_alarmed_by_one_step():
+    rng = random.Random(5)
+    model = SeasonalZScore()
+    t, value, scores = 1767225600, 0.17, []
+    for i in range(20_000):  # chlorine read to 0.01 mg/L: holds for hours, moves one step
+        if rng.random() < 0.01:
+            value = round(min(0.19, max(0.15, value + rng.choice([-0.01, 0.01]))), 2)
+        x = {"value": value, "t": t + 60 * i}
+        scores.append(model.score_one(x))
+        model.learn_one(x)
+    late = scores[5_000:]
+    assert sum(score >= 0.9 for score in late) / len(late) < 0.001
+    # fifteen steps at once is still far out
+    assert model.score_one({"value": value + 0.15, "t": t + 60 * 20_000}) > 0.9
