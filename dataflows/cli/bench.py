@@ -1,16 +1,11 @@
 """`just bench`: throughput of the full flow against the bare detectors, in one process run.
 
-1. The full city flow (simulator → validation → per-sensor detectors → aggregates, alerts →
-   lake) on one worker, as fast as possible, into a temporary lake.
-2. The same default detectors and thresholds fed the same validated readings in a bare
-   Python loop (no Bytewax, no lake): the ceiling the flow is compared with.
-3. The cost of each model of the suite in µs per reading (`dataflows.bench.detector_cost`),
-   against the 20 µs target for the default detector.
-4. Memory under the heaviest messages the flow accepts (`dataflows.bench.memory`): a replay
-   at the metric cap, and with a broker the Kafka flow on a clean and on a hostile stream.
+    just bench [--json] [--sensors 200] [--hours 24] [--no-kafka] [--kafka-bootstrap HOST:PORT]
 
-Prints readings/s of each, their ratio, µs per reading and peak RSS; `--json` prints the
-same figures as one JSON object. Sizes come from `--sensors` and `--hours`.
+Prints, side by side, the full flow and the bare detectors (`dataflows.bench.throughput`),
+each model's cost (`dataflows.bench.detector_cost`), memory (`dataflows.bench.memory`) and,
+with a broker, the Kafka path and its latency (`dataflows.bench.kafka`); `--json` prints
+the same figures as one JSON object.
 """
 
 from __future__ import annotations
@@ -33,7 +28,7 @@ from dataflows.bench.throughput import (
     peak_rss_mb,
     simulated_readings,
 )
-from dataflows.logs import configure_logging
+from dataflows.cli import console
 from dataflows.settings import Settings
 
 
@@ -174,10 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:
-    """The console command: logging configured, then `main` with the command line."""
-    configure_logging(Settings.from_env())
-    raise SystemExit(main())
+run = console(main)
 
 
 if __name__ == "__main__":

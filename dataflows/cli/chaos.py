@@ -1,14 +1,9 @@
 """`just chaos`: kill the Kafka flow with SIGKILL at random moments and check the lake.
 
-With a real broker (a temporary one, or `--bootstrap HOST:PORT`), a known stream is
-produced, then the Kafka flow runs with recovery (`dataflows.cli.flow`) and is killed with
-SIGKILL at random moments `--restarts` times, restarted each time, and finally run to the
-end. The lake is then compared with what was produced: readings (of sensors and assets)
-lost, readings duplicated, rows of the maintenance tables written twice (by their natural
-keys), and whether every one-minute aggregate equals a recomputation from the raw readings.
-A hostile message (`dataflows.messages.hostile`) follows every `--hostile-every` messages
-(50; 0 for none): each must be dead-lettered exactly once, and none may stop the flow (the
-dead-letter rate limits are lifted so that each can be counted). The last line reads
+    just chaos [--restarts 10] [--sensors 100] [--assets 10] [--hours 48] [--seed N]
+               [--bootstrap HOST:PORT] [--hostile-every 50]
+
+What is produced, killed and checked is `dataflows.bench.chaos`. The last line reads
 `restarts=N lost=N duplicated=N aggregates_ok=true|false hostile=N dead_lettered=N`; the exit
 code is non-zero unless nothing was lost or duplicated, the aggregates are right and every
 hostile message was dead-lettered once.
@@ -22,8 +17,7 @@ import time
 from pathlib import Path
 
 from dataflows.bench.chaos import _say, chaos
-from dataflows.logs import configure_logging
-from dataflows.settings import Settings
+from dataflows.cli import console
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,10 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if good and result["aggregates_ok"] else 1
 
 
-def run() -> None:
-    """The console command: logging configured, then `main` with the command line."""
-    configure_logging(Settings.from_env())
-    raise SystemExit(main())
+run = console(main)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 from dataflows import dashboard_server
-from dataflows.logs import configure_logging
+from dataflows.cli import console
 from dataflows.settings import Settings
 
 DEMO_DEFAULTS = {
@@ -93,10 +93,7 @@ def main() -> int:
         return 0
 
 
-def run() -> None:
-    """The console command: logging configured, then `main` with the command line."""
-    configure_logging(Settings.from_env())
-    raise SystemExit(main())
+run = console(main)
 
 
 if __name__ == "__main__":

@@ -9,44 +9,8 @@
 Each evaluation runs the city flow into a temporary lake, prints its figures (or one JSON
 object with `--json`), writes an HTML report with a table and Plotly charts (`--report`,
 default `data/reports/`) and appends the figures to the `evaluations` table of the lake of
-`CITY_LAKE`.
-
-SKAB
-----
-The SKAB experiment files (`valve1/`, `valve2/`, `other/`; default `../shared/data/skab`) are
-replayed through the city flow into a temporary lake, exactly as `just replay` does: the
-models learn online from the first row of each file and never see the labels. Scores follow
-the published leaderboard's protocols on the test part of each file (every row after the
-first 400):
-
-- outliers: a row is flagged when any of its metrics is flagged; point-wise F1, false-alarm
-  rate (FAR, %) and missed-alarm rate (MAR, %) over all test rows of all files;
-- changepoints: each row of `change_points` (the device's Page-Hinkley change detector) is a
-  detection; NAB score with a 60-second window to the right of each labelled changepoint
-  (`online_models.evaluation.nab`), normalised over the whole corpus, for NAB's three
-  profiles (standard, reward low FP, reward low FN): with every change point the flow
-  records (`nab_standard`, what an operator sees), and, as NAB's protocol does, with the
-  threshold on the change statistic that scores best over the whole corpus.
-
-Figures are shown next to the leaderboard quoted in the data's README.
-
-Simulator
----------
-Two simulated weeks of the city (by default) with the simulator's ground truth, scored per
-anomaly kind by `dataflows.evaluation.simulator_scoring`: the second week, once the detectors have
-seen every kind of day, and apart (`cold_start`) days 3 to 7 of the first.
-
-C-MAPSS
--------
-Remaining useful life of turbofan engines learnt online from delayed labels
-(`dataflows.evaluation.cmapss`; default `../shared/data/cmapss`).
-
-Assets
-------
-The simulated fleet (pumps, lifts, escalators, fans, streetlights) through the city flow's
-maintenance step, scored against the simulator's true RUL: failures warned at least 24 h
-ahead, lead times, false warnings, RUL error and interval coverage
-(`dataflows.evaluation.maintenance_scoring`).
+`CITY_LAKE` (`--no-store` to skip). Each dataset's protocol is its module of
+`dataflows.evaluation`: `skab`, `simulator`, `cmapss`, `gecco`, `assets`.
 """
 
 from __future__ import annotations
@@ -56,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from dataflows.cli import console
 from dataflows.evaluation import assets as asset_evaluation
 from dataflows.evaluation import cmapss
 from dataflows.evaluation.cmapss import DEFAULT_CMAPSS
@@ -69,7 +34,6 @@ from dataflows.evaluation.skab import (
     evaluate_skab,
     skab_report,
 )
-from dataflows.logs import configure_logging
 from dataflows.settings import PROJECT_ROOT, Settings
 
 
@@ -187,10 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:
-    """The console command: logging configured, then `main` with the command line."""
-    configure_logging(Settings.from_env())
-    raise SystemExit(main())
+run = console(main)
 
 
 if __name__ == "__main__":

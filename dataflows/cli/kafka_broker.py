@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dataflows.cli import console
 from dataflows.kafka.broker import Broker, answers, running_pid, start, stop
-from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 
 
@@ -29,10 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:
-    """The console command: logging configured, then `main` with the command line."""
-    configure_logging(Settings.from_env())
-    raise SystemExit(main())
+run = console(main)
 
 
 if __name__ == "__main__":

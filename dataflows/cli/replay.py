@@ -24,9 +24,9 @@ import duckdb
 from bytewax.testing import run_main
 
 from dataflows import lake
+from dataflows.cli import console
 from dataflows.flow.city import build_flow
 from dataflows.lake.connection import one
-from dataflows.logs import configure_logging
 from dataflows.settings import Settings
 from dataflows.sources.recorded import ReplaySpec, plan
 
@@ -92,10 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:
-    """The console command: logging configured, then `main` with the command line."""
-    configure_logging(Settings.from_env())
-    raise SystemExit(main())
+run = console(main)
 
 
 if __name__ == "__main__":

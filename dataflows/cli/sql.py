@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from dataflows import lake
-from dataflows.logs import configure_logging
+from dataflows.cli import console
 from dataflows.settings import Settings
 
 
@@ -69,10 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:
-    """The console command: logging configured, then `main` with the command line."""
-    configure_logging(Settings.from_env())
-    raise SystemExit(main())
+run = console(main)
 
 
 if __name__ == "__main__":

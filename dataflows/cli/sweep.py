@@ -1,20 +1,10 @@
 """`python -m dataflows.cli.sweep`: candidate default detectors, side by side.
 
-Each candidate replaces the baseline of the default detector of `rhythmic` and `count`
-signals (most of the city's metrics, and every replayed one) for one run of `just evaluate
-simulator` in this process; the table shows precision, false alerts per sensor-day and F1
-per anomaly kind (once learnt), and the precision and worst F1 of the cold start, so that
-the default is chosen by measurement. Choose on another seed than the one you report (the
-`docs/evaluation.md` reports seed 42; the sweep defaults to seed 7).
-
-On SKAB (`skab [PATH]`) each candidate runs `just evaluate skab` twice: as deployed, beside
-the device's `DeviceDistance`, and on its own (no device detector), so that each
-per-metric detector's own figures show; one more row has no per-metric baseline at all
-(`DeviceDistance` and `Flatline` only).
-
     python -m dataflows.cli.sweep [--sensors 200] [--hours 336] [--seed 7] [--json]
     python -m dataflows.cli.sweep skab [PATH] [--json]
     python -m dataflows.cli.sweep gecco [PATH] [--json]
+
+What each candidate is and how it is run is `dataflows.evaluation.sweep`.
 """
 
 from __future__ import annotations
@@ -23,11 +13,10 @@ import argparse
 import json
 from pathlib import Path
 
+from dataflows.cli import console
 from dataflows.evaluation.gecco import DEFAULT_GECCO
 from dataflows.evaluation.skab import DEFAULT_SKAB
 from dataflows.evaluation.sweep import sweep, sweep_gecco, sweep_skab
-from dataflows.logs import configure_logging
-from dataflows.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,10 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run() -> None:
-    """The console command: logging configured, then `main` with the command line."""
-    configure_logging(Settings.from_env())
-    raise SystemExit(main())
+run = console(main)
 
 
 if __name__ == "__main__":
