@@ -103,16 +103,14 @@ def score(lake_path: Path, file: Path) -> dict[str, Any]:
         at_tuned.add(value >= tuned, label)
     _, oracle = best_threshold_f1(scores[test], labels[test])
     events = event_scores(times[test], labels[test], flags[test], grace_s=GRACE_S)
-    precision = flagged.tp / (flagged.tp + flagged.fp) if flagged.tp + flagged.fp else 0.0
-    recall = flagged.tp / (flagged.tp + flagged.fn) if flagged.tp + flagged.fn else 0.0
     return {
         "rows": len(rows),
         "warmup_rows": cut,
         "scored_rows": flagged.rows,
         "scored_from": rows[cut][0] if rows[cut:] else None,
         "f1": round(flagged.f1(), 4),
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
+        "precision": round(flagged.precision(), 4),
+        "recall": round(flagged.recall(), 4),
         "flagged_share": round((flagged.tp + flagged.fp) / max(flagged.rows, 1), 4),
         "tuned_threshold": None if tuned == float("inf") else round(tuned, 4),
         "tuned_f1": round(at_tuned.f1(), 4),
@@ -147,20 +145,8 @@ def gecco_report(figures: dict, folder: Path) -> Path:
     chart = go.Figure(
         [
             go.Scatter(x=when, y=s["score"], name="score (max per 30 min)", line={"width": 1}),
-            go.Scatter(
-                x=[w for w, f in zip(when, s["flagged"], strict=True) if f],
-                y=[1.02] * sum(s["flagged"]),
-                mode="markers",
-                name="flagged",
-                marker={"size": 3, "color": "#d62728"},
-            ),
-            go.Scatter(
-                x=[w for w, lab in zip(when, s["label"], strict=True) if lab],
-                y=[1.06] * sum(s["label"]),
-                mode="markers",
-                name="labelled event",
-                marker={"size": 3, "color": "#2ca02c"},
-            ),
+            _marks(when, s["flagged"], 1.02, "flagged", "#d62728"),
+            _marks(when, s["label"], 1.06, "labelled event", "#2ca02c"),
         ],
         layout={
             "title": "GECCO 2018: score, flags and labelled events",
@@ -172,3 +158,14 @@ def gecco_report(figures: dict, folder: Path) -> Path:
         f"the last {figures['scored_rows']:,} are scored"
     )
     return write_report(folder, "gecco", "GECCO 2018 drinking water", table, [chart], note)
+
+
+def _marks(when: list[datetime], marked: list[bool], y: float, name: str, color: str) -> go.Scatter:
+    """A row of dots at height `y` where `marked` is true."""
+    return go.Scatter(
+        x=[w for w, mark in zip(when, marked, strict=True) if mark],
+        y=[y] * sum(marked),
+        mode="markers",
+        name=name,
+        marker={"size": 3, "color": color},
+    )

@@ -44,12 +44,19 @@ class PointCounts:
         """Rows counted."""
         return self.tp + self.fp + self.fn + self.tn
 
+    def precision(self) -> float:
+        """The share of flagged rows that are anomalous (0 with none flagged)."""
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    def recall(self) -> float:
+        """The share of anomalous rows that are flagged (0 with none anomalous)."""
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
     def f1(self) -> float:
         """Harmonic mean of precision and recall (0 without a true positive)."""
         if not self.tp:
             return 0.0
-        precision = self.tp / (self.tp + self.fp)
-        recall = self.tp / (self.tp + self.fn)
+        precision, recall = self.precision(), self.recall()
         return 2 * precision * recall / (precision + recall)
 
     def far_percent(self) -> float:
