@@ -103,6 +103,6 @@ produce *args: _venv
 replay *args: _venv
     {{python}} -m dataflows.cli.replay "$@"
 
-# score the models: just evaluate skab|cmapss|gecco [PATH] [--json] | just evaluate simulator|assets [--json]
+# score the models: just evaluate skab|cmapss|gecco [PATH] [--json] | just evaluate simulator|assets|zoo [--json]
 evaluate *args: _venv
     {{python}} -m dataflows.cli.evaluate "$@"

@@ -2,6 +2,7 @@
 
     just evaluate skab [PATH] [--json]
     just evaluate gecco [PATH] [--json]
+    just evaluate zoo [--seed 42] [--json]
     just evaluate simulator [--sensors 200] [--hours 336] [--seed 42] [--json]
     just evaluate cmapss [PATH] [--start-every N] [--json]
     just evaluate assets [--assets 100] [--days 180] [--seed 42] [--alert-prob P] [--json]
@@ -10,7 +11,7 @@ Each evaluation runs the city flow into a temporary lake, prints its figures (or
 object with `--json`), writes an HTML report with a table and Plotly charts (`--report`,
 default `data/reports/`) and appends the figures to the `evaluations` table of the lake of
 `CITY_LAKE` (`--no-store` to skip). Each dataset's protocol is its module of
-`dataflows.evaluation`: `skab`, `simulator`, `cmapss`, `gecco`, `assets`.
+`dataflows.evaluation`: `skab`, `simulator`, `cmapss`, `gecco`, `assets`, `zoo`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from dataflows.evaluation.skab import (
     evaluate_skab,
     skab_report,
 )
+from dataflows.evaluation.zoo import COLUMNS as ZOO_COLUMNS
+from dataflows.evaluation.zoo import evaluate_zoo, zoo_report
 from dataflows.settings import PROJECT_ROOT, Settings
 
 
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset",
         nargs="?",
         default="skab",
-        choices=["skab", "simulator", "cmapss", "assets", "gecco"],
+        choices=["skab", "simulator", "cmapss", "assets", "gecco", "zoo"],
     )
     parser.add_argument("path", nargs="?", type=Path, help="data folder (skab, cmapss, gecco)")
     parser.add_argument(
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sensors", type=int, default=200, help="simulator only")
     parser.add_argument("--hours", type=float, default=336.0, help="simulator only")
-    parser.add_argument("--seed", type=int, default=42, help="simulator, assets")
+    parser.add_argument("--seed", type=int, default=42, help="simulator, assets, zoo")
     parser.add_argument("--assets", type=int, default=100, help="assets only")
     parser.add_argument("--days", type=float, default=180.0, help="assets only")
     parser.add_argument(
@@ -82,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[evaluate] GECCO 2018 station file under {root}", file=sys.stderr)
         figures = evaluate_gecco(root)
         report = gecco_report(figures, args.report)
+    elif args.dataset == "zoo":
+        print(f"[evaluate] the signal zoo, seed {args.seed}", file=sys.stderr)
+        figures = evaluate_zoo(args.seed)
+        report = zoo_report(figures, args.report)
     elif args.dataset == "assets":
         figures = asset_evaluation.evaluate_assets(
             args.assets, args.days, args.seed, args.alert_prob
@@ -128,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         for asset_type, f in {**figures["types"], "all": figures}.items():
             print(f"{asset_type:14}" + "".join(f"{f.get(n)!s:>20}" for n in names))
         print(f"time {figures['seconds']} s")
+    elif args.dataset == "zoo":
+        print(f"{'shape':22}" + "".join(f"{n[:17]:>19}" for n in ZOO_COLUMNS))
+        for shape, f in {**figures["shapes"], "all": figures}.items():
+            print(f"{shape:22}" + "".join(f"{f[n]!s:>19}" for n in ZOO_COLUMNS))
+        print(
+            f"NAB tuned over the zoo {figures['nab_tuned']} (score >= {figures['nab_threshold']})"
+        )
     elif args.dataset == "gecco":
         names = ("f1", "precision", "recall", "flagged_share", "tuned_threshold", "tuned_f1")
         names += ("oracle_f1", "events", "detected", "median_delay_s", "false_alarms_per_day")

@@ -43,6 +43,7 @@ from dataflows.lake.rows import AlertChange, Rows
 from dataflows.lake.tables import ChangePointRow, MinuteRow, ModelResetRow, ReadingRow, SensorRow
 from dataflows.messages.schema import (
     METRIC_INDEX,
+    RECORDED,
     SENSOR_TYPES,
     DeadLetter,
     Reading,
@@ -361,7 +362,7 @@ class SensorLogic(StatefulBatchLogic):
             model = models.get(metric)
             if model is None:
                 known = METRIC_INDEX.get((state.type, metric))
-                signal = known.signal if known is not None else "rhythmic"
+                signal = known.signal if known is not None else RECORDED
                 model = models[metric] = MetricModel(
                     self.config.plan.detector(signal), default_threshold(state.type)
                 )

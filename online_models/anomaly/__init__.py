@@ -10,6 +10,7 @@ before learning it, so that it cannot hide itself.
 `DETECTORS` names every detector and a `DetectorPlan` says which one each signal gets.
 """
 
+from online_models.anomaly.calibration import TailCalibrated
 from online_models.anomaly.changepoint import ChangePoint
 from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.defaults import default_detector, default_threshold, device_detector
@@ -43,6 +44,7 @@ __all__ = [
     "SeasonalZScore",
     "ShiftCusum",
     "Silent",
+    "TailCalibrated",
     "alert_kind",
     "default_detector",
     "default_threshold",

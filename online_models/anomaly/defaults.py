@@ -1,7 +1,7 @@
 """The default detector for each kind of signal, and the default threshold.
 
 >>> sorted(DEFAULT_PLAN.signals)
-['count', 'rhythmic', 'steady']
+['count', 'recorded', 'rhythmic', 'steady']
 >>> type(default_detector("rhythmic")).__name__
 'MaxScore'
 """

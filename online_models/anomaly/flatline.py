@@ -27,7 +27,9 @@ class Flatline(base.AnomalyDetector):
     own history. A completed run can at most double the longest run learnt (so one stuck
     spell does not teach that being stuck is normal, while a sensor whose long runs keep
     coming learns them in a few), and a sensor that has held one value since its first
-    reading is constant, not stuck: it scores 0 until its value first changes.
+    reading is constant, not stuck: it scores 0 until its value first changes, and that
+    first run is learnt in full (a sensor constant for a week and constant again after a
+    blip is behaving as it always has).
 
     Parameters
     ----------
@@ -99,8 +101,10 @@ class Flatline(base.AnomalyDetector):
                 for _ in range(self._run):
                     self._rate += self.alpha * (1.0 - self._rate)
             self._rate += self.alpha * (0.0 - self._rate)
-            if self._changed:  # the first run may have begun before the sensor was seen
+            if self._changed:
                 self._longest = max(self._longest, min(self._run, 2 * max(self._longest, 1)))
+            else:  # it held its first value this long: holding a value that long is its habit
+                self._longest = self._run
             self._changed = True
         self._run = run
         self._last = value

@@ -28,6 +28,7 @@ from types import MappingProxyType
 
 from river import base
 
+from online_models.anomaly.calibration import TailCalibrated
 from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
@@ -49,6 +50,11 @@ DETECTORS: Mapping[str, Callable[[], base.AnomalyDetector]] = MappingProxyType(
         "seasonal_zscore_fast_level": lambda: SeasonalZScore(level_alpha=0.05),
         "feature_trees": FeatureTrees,
         "likelihood_seasonal_zscore": lambda: AnomalyLikelihood(SeasonalZScore()),
+        "calibrated_shift_cusum": lambda: TailCalibrated(ShiftCusum(allowance=1.5, limit=30.0)),
+        "calibrated_seasonal_zscore": lambda: TailCalibrated(SeasonalZScore()),
+        "calibrated_level_cusum": lambda: TailCalibrated(
+            ShiftCusum(SeasonalZScore(level_follow=0.005), allowance=1.5, limit=30.0)
+        ),
         "flatline": Flatline,
         "flatline_long": lambda: Flatline(min_run=10),
         "silent": Silent,
@@ -97,7 +103,8 @@ class DetectorPlan:
     Parameters
     ----------
     signals
-        Kind of signal (`rhythmic`, `steady`, `count`) -> detector name (see `make`).
+        Kind of signal (`rhythmic`, `steady`, `count`; `recorded` for the metrics of replayed
+        devices and any metric of unknown kind) -> detector name (see `make`).
     device
         Name in `DEVICE_DETECTORS` of the joint detector of recorded devices with several
         metrics, or None for none.
@@ -157,6 +164,9 @@ DEFAULT_PLAN = DetectorPlan(
         "steady": "seasonal_zscore_fast_level+flatline",
         # counts that sit at exact zeros at night: a stuck run must be longer to count
         "count": "shift_cusum+flatline_long",
+        # any metric of a replayed device, whatever its shape: the seasonal CUSUM on a
+        # baseline that follows the local level, its score calibrated on the stream itself
+        RECORDED: "calibrated_level_cusum+flatline",
     }
 )
 """The measured defaults (see docs/evaluation.md)."""

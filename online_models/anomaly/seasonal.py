@@ -54,6 +54,10 @@ class SeasonalZScore(base.AnomalyDetector):
         Residuals are clipped at this many scales when learning.
     utc_offset_hours
         Offset of the city's local time from UTC, so that hours are local hours.
+    level_follow
+        Weight of a new seasonal residual in a local level added to the seasonal means
+        (0: none). With it the baseline follows a trend or a random walk instead of lagging
+        it by many scales; the slots then learn the values less that level.
 
     Examples
     --------
@@ -84,6 +88,7 @@ class SeasonalZScore(base.AnomalyDetector):
         half_score_z: float = 2.6,
         clip: float = 4.0,
         utc_offset_hours: float = 0.0,
+        level_follow: float = 0.0,
     ) -> None:
         if slot_minutes <= 0 or 1440 % slot_minutes:
             raise ValueError(f"slot_minutes must divide a day, got {slot_minutes}")
@@ -96,6 +101,8 @@ class SeasonalZScore(base.AnomalyDetector):
         self.half_score_z = half_score_z
         self.clip = clip
         self.utc_offset_hours = utc_offset_hours
+        self.level_follow = level_follow
+        self._offset = 0.0  # the local level's distance from the seasonal means
         self._per_day = 1440 // slot_minutes
         n = 2 * self._per_day
         self._means = [0.0] * n
@@ -137,7 +144,7 @@ class SeasonalZScore(base.AnomalyDetector):
         k = self.min_slot_weight
         if weights[low] >= k and weights[high] >= k:
             means = self._means
-            expected = means[low] + frac * (means[high] - means[low])
+            expected = means[low] + frac * (means[high] - means[low]) + self._offset
             prior = max(self._seasonal_scale, self._seasonal_ratio * abs(expected))
             sw, scales = self._scale_weights, self._scales
             s_low = (sw[low] * scales[low] + k * prior) / (sw[low] + k)
@@ -214,6 +221,14 @@ class SeasonalZScore(base.AnomalyDetector):
             self._seasonal_scale = self._level_scale
 
         slot_alpha, means, weights = self.slot_alpha, self._means, self._weights
+        if self.level_follow and weights[low] > 0.0 and weights[high] > 0.0:
+            # the local level follows the seasonal residuals (a trend, a random walk), also
+            # while the slots are young; the slots learn the values without it, so that the
+            # rhythm is kept apart from the level
+            seasonal_expected = means[low] + frac * (means[high] - means[low]) + self._offset
+            step = self.level_follow * (0.2 if outlier else 1.0)
+            self._offset += step * (value - seasonal_expected)
+        value -= self._offset
         scales, scale_weights = self._scales, self._scale_weights
         for slot, weight in ((low, 1.0 - frac), (high, frac)):
             if weight <= 0.0:

@@ -8,6 +8,8 @@ test row counts once, flagged or not, anomalous or not.
 ...     counts.add(flagged, anomalous)
 >>> counts.f1(), counts.far_percent(), counts.mar_percent()
 (0.5, 50.0, 50.0)
+>>> (counts + counts).rows
+8
 >>> best_threshold_f1([0.9, 0.8, 0.3, 0.1], [True, False, True, False])
 (0.3, 0.8)
 """
@@ -38,6 +40,12 @@ class PointCounts:
             self.fn += 1
         else:
             self.tn += 1
+
+    def __add__(self, other: PointCounts) -> PointCounts:
+        """The counts of both, as if counted together."""
+        return PointCounts(
+            self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn
+        )
 
     @property
     def rows(self) -> int:

@@ -21,6 +21,7 @@ from online_models.anomaly import (
     MaxScore,
     SeasonalZScore,
     ShiftCusum,
+    TailCalibrated,
     default_detector,
     make,
 )
@@ -34,6 +35,7 @@ DETECTORS = {
     "ShiftCusum": ShiftCusum,
     "FeatureTrees": FeatureTrees,
     "AnomalyLikelihood": lambda: AnomalyLikelihood(SeasonalZScore()),
+    "TailCalibrated": lambda: TailCalibrated(SeasonalZScore()),
     **{f"registry[{name}]": (lambda n=name: make(n)) for name in REGISTRY},
     **{
         f"default[{signal}]": (lambda s=signal: default_detector(s))
@@ -273,3 +275,68 @@ def test_seasonal_a_quantised_signal_that_holds_still_is_not_alarmed_by_one_step
     assert sum(score >= 0.9 for score in late) / len(late) < 0.001
     # fifteen steps at once is still far out
     assert model.score_one({"value": value + 0.15, "t": t + 60 * 20_000}) > 0.9
+
+
+def test_flatline_a_constant_sensor_back_to_constant_after_a_blip_is_not_stuck():
+    model = Flatline()
+    for value in [20.0] * 3_000 + [21.0] * 10:  # a week constant, then a short change
+        model.learn_one({"value": value})
+    scores = []
+    for _ in range(3_000):  # constant again for as long as before: its habit, not a fault
+        scores.append(model.score_one({"value": 20.0}))
+        model.learn_one({"value": 20.0})
+    assert max(scores) == 0.0
+    for _ in range(4_000):  # but far longer than it ever held a value is stuck
+        model.learn_one({"value": 20.0})
+    assert model.score_one({"value": 20.0}) == 1.0
+
+
+def test_seasonal_level_follow_tracks_a_trend_the_slots_alone_lag():
+    def late_high_share(model: SeasonalZScore) -> float:
+        rng, scores = random.Random(2), []
+        for i in range(14 * 288):  # two weeks at five minutes, two noise scales a day up
+            x = {"value": 10 + 2 * i / 288 + rng.gauss(0, 1), "t": 1767571200 + 300 * i}
+            scores.append(model.score_one(x))
+            model.learn_one(x)
+        late = scores[7 * 288 :]
+        return sum(score >= 0.9 for score in late) / len(late)
+
+    assert late_high_share(SeasonalZScore()) > 0.3  # the seasonal means lag by many scales
+    assert late_high_share(SeasonalZScore(level_follow=0.005)) < 0.001
+
+
+def heavy_tailed(n: int, seed: int = 4):
+    rng = random.Random(seed)
+    for i in range(n):  # Student t with 2 degrees of freedom
+        noise = rng.gauss(0, 1) / math.sqrt(rng.gammavariate(1.0, 1.0))
+        yield {"value": 100 + 2 * noise, "t": 1767571200 + 300 * i}
+
+
+def test_calibration_keeps_high_scores_rare_on_heavy_tails_where_the_raw_score_is_not():
+    raw, calibrated = SeasonalZScore(), TailCalibrated(SeasonalZScore())
+    raw_scores, calibrated_scores = [], []
+    for x in heavy_tailed(20_000):
+        raw_scores.append(raw.score_one(x))
+        calibrated_scores.append(calibrated.score_one(x))
+        raw.learn_one(x)
+        calibrated.learn_one(x)
+    late = slice(5_000, None)
+    assert sum(s >= 0.9 for s in raw_scores[late]) / 15_000 > 0.005
+    assert sum(s >= 0.9 for s in calibrated_scores[late]) / 15_000 < 0.001
+    assert calibrated.score_one({"value": 1e4, "t": 1767571200 + 300 * 20_000}) == 1.0
+
+
+def test_calibration_keeps_a_gaussian_streams_outliers_and_a_long_anomaly_anomalous():
+    model = TailCalibrated(SeasonalZScore())
+    for x in daily_stream(10_000, step=300):
+        model.learn_one(x)
+    t = 1767225600 + 300 * 10_000
+    level = 100 + 40 * math.sin(2 * math.pi * (t % 86400) / 86400)
+    assert model.score_one({"value": level, "t": t}) < 0.5
+    assert model.score_one({"value": level + 8 * 3, "t": t}) > 0.9  # eight noise scales
+    scores = []
+    for i in range(72):  # six hours far off: it must not learn itself normal in that time
+        x = {"value": 1_000.0, "t": t + 300 * i}
+        scores.append(model.score_one(x))
+        model.learn_one(x)
+    assert min(scores) > 0.9

@@ -1,0 +1,53 @@
+"""The signal zoo: every shape and anomaly where it should be, reproducibly."""
+
+from __future__ import annotations
+
+import pytest
+
+from online_models.evaluation.zoo import (
+    ANOMALIES,
+    DAYS,
+    SHAPES,
+    START,
+    STEP_S,
+    WARMUP_DAYS,
+    applies,
+    stream,
+    zoo,
+)
+
+
+def test_every_shape_has_a_clean_control_and_each_anomaly_that_applies():
+    streams = zoo(seed=5)
+    for shape in SHAPES:
+        mine = {s.anomaly: s for s in streams if s.shape == shape}
+        assert not any(mine[None].labels)
+        assert set(mine) - {None} == {a for a in ANOMALIES if applies(shape, a)}
+    assert [s.values for s in streams] == [s.values for s in zoo(seed=5)]
+    assert [s.values for s in streams] != [s.values for s in zoo(seed=6)]
+
+
+@pytest.mark.parametrize("anomaly", sorted(ANOMALIES))
+def test_an_anomaly_is_one_labelled_run_after_the_warm_up_that_changes_the_values(anomaly):
+    shape = "noisy_daily" if applies("noisy_daily", anomaly) else "square_wave"
+    s = stream(shape, anomaly, seed=2)
+    ((first, last),) = s.windows()
+    assert START + WARMUP_DAYS * 86_400 <= first <= last < START + DAYS * 86_400
+    assert last - first <= ANOMALIES[anomaly] * 3600
+    control = stream(shape, None, seed=2)
+    changed = [i for i, label in enumerate(s.labels) if label and s.values[i] != control.values[i]]
+    assert changed, "the labelled readings must differ from the normal stream"
+    if anomaly == "contextual":  # at night, and within the range the stream shows by day
+        assert all(1 <= (t - START) % 86_400 / 3600 <= 6 for t in (first, last))
+        day_values = [v for v in control.values if v is not None]
+        assert all(min(day_values) <= s.values[i] <= max(day_values) for i in changed)
+
+
+def test_sampling_shapes_are_irregular_or_have_gaps_and_missing_values():
+    irregular = stream("irregular_sampling", None)
+    steps = {round(b - a) for a, b in zip(irregular.times, irregular.times[1:], strict=False)}
+    assert len(steps) > 100
+    gappy = stream("gaps_and_missing", None)
+    longest = max(b - a for a, b in zip(gappy.times, gappy.times[1:], strict=False))
+    assert longest >= 6 * 3600 and any(v is None for v in gappy.values)
+    assert len(stream("constant", None).times) == DAYS * 86_400 // STEP_S
