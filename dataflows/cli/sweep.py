@@ -3,6 +3,7 @@
     python -m dataflows.cli.sweep [--sensors 200] [--hours 336] [--seed 7] [--json]
     python -m dataflows.cli.sweep skab [PATH] [--json]
     python -m dataflows.cli.sweep gecco [PATH] [--json]
+    python -m dataflows.cli.sweep datasets [--datasets skab,gecco,zoo,simulator] [--json]
 
 What each candidate is and how it is run is `dataflows.evaluation.sweep`.
 """
@@ -16,33 +17,49 @@ from pathlib import Path
 from dataflows.cli import console
 from dataflows.evaluation.gecco import DEFAULT_GECCO
 from dataflows.evaluation.skab import DEFAULT_SKAB
-from dataflows.evaluation.sweep import sweep, sweep_gecco, sweep_skab
+from dataflows.evaluation.sweep import TARGETS, sweep, sweep_datasets, sweep_gecco, sweep_skab
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "dataset", nargs="?", default="simulator", choices=["simulator", "skab", "gecco"]
+        "dataset",
+        nargs="?",
+        default="simulator",
+        choices=["simulator", "skab", "gecco", "datasets"],
     )
     parser.add_argument("path", nargs="?", type=Path, help="skab and gecco only")
     parser.add_argument("--sensors", type=int, default=200, help="simulator only")
     parser.add_argument("--hours", type=float, default=336.0, help="simulator only")
     parser.add_argument("--seed", type=int, default=7, help="simulator only")
+    parser.add_argument(
+        "--datasets",
+        default="skab,gecco,zoo,simulator",
+        help="datasets only: which, comma-separated",
+    )
+    parser.add_argument("--skab", type=Path, default=DEFAULT_SKAB, help="datasets only")
+    parser.add_argument("--gecco", type=Path, default=DEFAULT_GECCO, help="datasets only")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     if args.dataset == "skab":
         rows = sweep_skab(args.path or DEFAULT_SKAB)
     elif args.dataset == "gecco":
         rows = sweep_gecco(args.path or DEFAULT_GECCO)
+    elif args.dataset == "datasets":
+        chosen = tuple(d for d in args.datasets.split(",") if d)
+        unknown = set(chosen) - set(TARGETS)
+        if unknown:
+            parser.error(f"unknown datasets {sorted(unknown)}; known: {sorted(TARGETS)}")
+        rows = sweep_datasets(chosen, {"skab": args.skab, "gecco": args.gecco})
     else:
         rows = sweep(args.sensors, args.hours, args.seed)
     if args.json:
         print(json.dumps(rows))
         return 0
     columns = [c for c in rows[0] if c != "candidate"]
-    print(f"{'candidate':38}" + "".join(f"{c[:12]:>13}" for c in columns))
+    print(f"{'candidate':44}" + "".join(f"{c[:15]:>16}" for c in columns))
     for row in rows:
-        print(f"{row['candidate']:38}" + "".join(f"{row[c]!s:>13}" for c in columns))
+        print(f"{row['candidate']:44}" + "".join(f"{row[c]!s:>16}" for c in columns))
     return 0
 
 

@@ -55,6 +55,11 @@ DETECTORS: Mapping[str, Callable[[], base.AnomalyDetector]] = MappingProxyType(
         "calibrated_level_cusum": lambda: TailCalibrated(
             ShiftCusum(SeasonalZScore(level_follow=0.005), allowance=1.5, limit=30.0)
         ),
+        "calibrated_level_cusum_hourly": lambda: TailCalibrated(
+            ShiftCusum(
+                SeasonalZScore(slot_minutes=60, level_follow=0.005), allowance=1.5, limit=30.0
+            )
+        ),
         "flatline": Flatline,
         "flatline_long": lambda: Flatline(min_run=10),
         "silent": Silent,
@@ -164,9 +169,9 @@ DEFAULT_PLAN = DetectorPlan(
         "steady": "seasonal_zscore_fast_level+flatline",
         # counts that sit at exact zeros at night: a stuck run must be longer to count
         "count": "shift_cusum+flatline_long",
-        # any metric of a replayed device, whatever its shape: the seasonal CUSUM on a
-        # baseline that follows the local level, its score calibrated on the stream itself
-        RECORDED: "calibrated_level_cusum+flatline",
+        # any metric of a replayed device, whatever its shape: the seasonal CUSUM on an
+        # hourly baseline that follows the local level, its score calibrated on the stream
+        RECORDED: "calibrated_level_cusum_hourly+flatline",
     }
 )
 """The measured defaults (see docs/evaluation.md)."""

@@ -33,3 +33,13 @@ def test_the_default_keeps_high_scores_rare_where_it_used_to_saturate():
     for shape, f in figures["shapes"].items():
         assert f["normal_high_share"] < 0.01, shape
     assert figures["detected"] >= figures["anomalies"] / 2
+
+
+def test_the_cross_dataset_sweep_ranks_a_candidate_by_its_worst_dataset():
+    from dataflows.evaluation.sweep import TARGETS, sweep_datasets
+
+    (row,) = sweep_datasets(("zoo",), {}, {"SeasonalZScore": "seasonal_zscore"})
+    assert row["worst"] == "zoo"
+    figure, target = TARGETS["zoo"]
+    assert row["worst_share"] == round(row[f"zoo_{figure}"] / target, 3)
+    assert 0.0 <= row["zoo_worst_normal_high_share"] <= 1.0 and row["us"] > 0
