@@ -104,6 +104,7 @@ def detector_costs(readings: Sequence[Reading], limit: int = 50_000) -> dict[str
     sample = list(readings[:limit])
     costs = {
         "default (rhythmic)": _per_metric(sample, lambda: default_detector("rhythmic")),
+        "default (recorded)": _per_metric(sample, lambda: default_detector("recorded")),
         **{name: _per_metric(sample, factory) for name, factory in DETECTORS.items()},
         "AdaptiveThreshold": _threshold(sample),
         "DeviceDistance (per device reading)": _device(sample),

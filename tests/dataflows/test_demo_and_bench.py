@@ -90,9 +90,12 @@ def test_bench_prints_its_figures_as_one_json_object():
     )
     assert figures["peak_rss_mb"] > 0
     costs = figures["detector_cost_us"]
-    assert {"default (rhythmic)", "DeviceDistance (per device reading)", "ChangePoint"} <= set(
-        costs
-    )
+    assert {
+        "default (rhythmic)",
+        "default (recorded)",
+        "DeviceDistance (per device reading)",
+        "ChangePoint",
+    } <= set(costs)
     assert "RemainingLife (per asset reading)" in costs
     assert all(cost > 0 for cost in costs.values())
     assert set(DETECTORS) <= set(costs)  # every detector of the registry is costed
