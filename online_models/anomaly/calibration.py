@@ -39,7 +39,7 @@ class TailCalibrated(base.AnomalyDetector):
     `p = tail_share * exp(-(y - u) / beta)`; the calibrated score is `log10(1 / p) / decades`,
     capped at 1: with the defaults, 0.9 means `p <= 3e-5` and 0.7 `p <= 3e-4`, whatever the
     stream. Below `u` the score rises linearly to its value at `u`. A reading rarer than
-    `1e-4` is learnt as if it were at that rarity and with a twentieth of the weight, so that
+    `1e-4` is learnt as if it were at that rarity and with half the weight, so that
     an anomaly, however long, cannot make itself normal at once.
 
     Parameters
@@ -112,7 +112,7 @@ class TailCalibrated(base.AnomalyDetector):
         self.detector.learn_one(x)
         u, excess, share = self._u, self._excess, self.tail_share
         self._seen += 1
-        # a score rarer than 1e-4 is learnt at that rarity and with a twentieth of the weight:
+        # a score rarer than 1e-4 is learnt at that rarity and with half the weight:
         # an anomaly, however long, does not teach itself normal within hours
         rarest = u + excess * math.log(share / 1e-4)
         weight = 1.0
