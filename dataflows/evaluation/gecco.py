@@ -30,7 +30,7 @@ from bytewax.testing import run_main
 
 from dataflows import lake
 from dataflows.evaluation.harness import scratch_settings
-from dataflows.evaluation.report import write_report
+from dataflows.evaluation.report import marks, write_report
 from dataflows.flow.city import build_flow
 from dataflows.settings import PROJECT_ROOT
 from dataflows.sources.recorded import ReplaySpec
@@ -145,8 +145,8 @@ def gecco_report(figures: dict, folder: Path) -> Path:
     chart = go.Figure(
         [
             go.Scatter(x=when, y=s["score"], name="score (max per 30 min)", line={"width": 1}),
-            _marks(when, s["flagged"], 1.02, "flagged", "#d62728"),
-            _marks(when, s["label"], 1.06, "labelled event", "#2ca02c"),
+            marks(when, s["flagged"], 1.02, "flagged", "#d62728"),
+            marks(when, s["label"], 1.06, "labelled event", "#2ca02c"),
         ],
         layout={
             "title": "GECCO 2018: score, flags and labelled events",
@@ -158,14 +158,3 @@ def gecco_report(figures: dict, folder: Path) -> Path:
         f"the last {figures['scored_rows']:,} are scored"
     )
     return write_report(folder, "gecco", "GECCO 2018 drinking water", table, [chart], note)
-
-
-def _marks(when: list[datetime], marked: list[bool], y: float, name: str, color: str) -> go.Scatter:
-    """A row of dots at height `y` where `marked` is true."""
-    return go.Scatter(
-        x=[w for w, mark in zip(when, marked, strict=True) if mark],
-        y=[y] * sum(marked),
-        mode="markers",
-        name=name,
-        marker={"size": 3, "color": color},
-    )

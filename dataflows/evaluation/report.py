@@ -97,3 +97,17 @@ def write_report(
         encoding="utf-8",
     )
     return path
+
+
+def marks(
+    when: list[datetime], marked: list[bool], y: float, name: str, color: str, yaxis: str = "y"
+) -> go.Scatter:
+    """A row of dots at height `y` where `marked` is true."""
+    return go.Scatter(
+        x=[w for w, mark in zip(when, marked, strict=True) if mark],
+        y=[y] * sum(marked),
+        yaxis=yaxis,
+        mode="markers",
+        name=name,
+        marker={"size": 3, "color": color},
+    )

@@ -31,7 +31,7 @@ from bytewax.testing import run_main
 
 from dataflows import lake
 from dataflows.evaluation.harness import scratch_settings
-from dataflows.evaluation.report import write_report
+from dataflows.evaluation.report import marks, write_report
 from dataflows.flow.city import build_flow
 from dataflows.sources.recorded import ReplaySpec
 from online_models.anomaly.registry import DEFAULT_PLAN, DetectorPlan
@@ -219,28 +219,12 @@ def zoo_report(figures: dict, folder: Path) -> Path:
 
 def _stream_chart(name: str, s: dict[str, list]) -> go.Figure:
     when = [datetime.fromtimestamp(t, UTC) for t in s["t"]]
-    flagged = [w for w, f in zip(when, s["flagged"], strict=True) if f]
-    labelled = [w for w, f in zip(when, s["label"], strict=True) if f]
     return go.Figure(
         [
             go.Scatter(x=when, y=s["value"], name="value", line={"width": 1}),
             go.Scatter(x=when, y=s["score"], name="score", yaxis="y2", line={"width": 1}),
-            go.Scatter(
-                x=flagged,
-                y=[1.02] * len(flagged),
-                yaxis="y2",
-                mode="markers",
-                name="flagged",
-                marker={"size": 3, "color": "#d62728"},
-            ),
-            go.Scatter(
-                x=labelled,
-                y=[1.06] * len(labelled),
-                yaxis="y2",
-                mode="markers",
-                name="labelled",
-                marker={"size": 3, "color": "#2ca02c"},
-            ),
+            marks(when, s["flagged"], 1.02, "flagged", "#d62728", yaxis="y2"),
+            marks(when, s["label"], 1.06, "labelled", "#2ca02c", yaxis="y2"),
         ],
         layout={
             "title": name,
