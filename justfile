@@ -15,7 +15,7 @@ demo: _venv
     {{python}} -m dataflows.cli.demo
 
 # run the whole test suite (real lake, real browser)
-test *args: _venv _chromium
+test *args: _venv _chromium _kcat
     {{python}} -m pytest "$@"
 
 # run the city flow with Bytewax recovery on (pass -w, or -i/-a, after `just flow`)
@@ -75,6 +75,17 @@ lock: _venv
         --annotation-style line -o requirements.lock
 
 # install Debian's chromium for the browser test when missing
+_kcat:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v kcat >/dev/null && exit 0
+    if [ "$(id -u)" = 0 ]; then
+        echo "installing Debian's kcat for the Kafka contract test ..."
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null
+    else
+        echo "the kcat test needs Debian's kcat: sudo apt-get install kcat" >&2
+    fi
+
 _chromium:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -90,6 +101,19 @@ _chromium:
 # start a local Apache Kafka broker (KRaft) on 127.0.0.1:CITY_KAFKA_PORT (default 9092)
 kafka: _venv
     {{python}} -m dataflows.cli.kafka_broker start
+    {{python}} -m dataflows.cli.kafka_topics
+
+# send alert events to the webhooks and e-mail of CITY_ALERT_CHANNELS (--once: one pass)
+notify *args: _venv
+    {{python}} -m dataflows.cli.notify "$@"
+
+# print the JSON Schema of the messages the catalogue accepts (CITY_CATALOGUE; --out FILE)
+contract *args: _venv
+    {{python}} -m dataflows.cli.contract "$@"
+
+# create the readings and alerts topics where missing (CITY_KAFKA_PARTITIONS, _REPLICATION)
+kafka-topics: _venv
+    {{python}} -m dataflows.cli.kafka_topics
 
 # stop the local Kafka broker
 kafka-stop: _venv

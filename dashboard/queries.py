@@ -21,21 +21,42 @@ import pandas as pd
 
 from dataflows.lake.connection import one
 from dataflows.lake.reads import FAILURES_SQL
-from dataflows.messages.schema import ASSET_TYPES, SENSOR_TYPES
 
 RECENT = timedelta(minutes=5)
 """Window over which sensors count as reporting and readings/s is measured."""
 
-ASSETS = sorted(ASSET_TYPES)
-"""Assets report hourly and have their own page: the overview's sensor figures leave them out."""
+ASSETS = "(SELECT sensor_type FROM sensor_types WHERE asset)"
+"""The asset types of the lake's catalogue, as SQL. Assets report hourly and have their own
+page: the overview's sensor figures leave them out."""
 
 
 def data_now(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    """Timestamp of the newest one-minute aggregate or reading, or None for an empty lake."""
+    """The lake's present: the time up to which most sensors have reported; None if empty.
+
+    That is the median over the sensors (assets aside) of each one's newest reading of the
+    last day. Not the newest reading of all: while a flow catches up (the demo's backfill, a
+    restart, a replay), its partitions reach the lake unevenly, and measured from the one
+    furthest ahead the others would look silent. A lake whose readings are gone (retention)
+    has its newest one-minute aggregate instead.
+    """
     return one(
         con.execute(
-            "SELECT greatest((SELECT max(minute) + INTERVAL 1 MINUTE FROM readings_1m),"
-            " (SELECT max(ts) FROM readings))"
+            f"""
+            WITH sensors_only AS (
+                SELECT sensor_id, ts FROM readings
+                WHERE sensor_id NOT IN (SELECT sensor_id FROM sensors WHERE type IN {ASSETS})
+            ), newest AS (
+                SELECT max(ts) AS ts FROM sensors_only
+            ), latest AS (
+                SELECT max(s.ts) AS ts FROM sensors_only s, newest
+                WHERE s.ts > newest.ts - INTERVAL 1 DAY GROUP BY s.sensor_id
+            )
+            SELECT coalesce(
+                (SELECT quantile_disc(ts, 0.5) FROM latest),
+                (SELECT max(ts) FROM readings),
+                (SELECT max(minute) + INTERVAL 1 MINUTE FROM readings_1m)
+            )
+            """
         )
     )[0]
 
@@ -54,16 +75,15 @@ def overview(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | datetime
             "readings_total": 0,
         }
     since = now - RECENT
-    reporting, recent = one(
+    recent = one(
         con.execute(
-            "SELECT count(DISTINCT sensor_id), count(*) FROM readings WHERE ts > ? AND sensor_id "
-            "NOT IN (SELECT sensor_id FROM sensors WHERE list_contains(?, type))",
-            [since, ASSETS],
+            "SELECT count(*) FROM readings WHERE ts > ? AND ts <= ? AND sensor_id "
+            f"NOT IN (SELECT sensor_id FROM sensors WHERE type IN {ASSETS})",
+            [since, now],
         )
-    )
-    sensors_total = one(
-        con.execute("SELECT count(*) FROM sensors WHERE NOT list_contains(?, type)", [ASSETS])
     )[0]
+    reporting = int((sensor_status(con)["status"] != "silent").sum())
+    sensors_total = one(con.execute(f"SELECT count(*) FROM sensors WHERE type NOT IN {ASSETS}"))[0]
     open_alerts = one(con.execute("SELECT count(*) FROM alerts WHERE closed_at IS NULL"))[0]
     dead = one(
         con.execute("SELECT count(*) FROM dead_letters WHERE received_at > now() - INTERVAL 1 HOUR")
@@ -80,31 +100,51 @@ def overview(con: duckdb.DuckDBPyConnection) -> dict[str, float | int | datetime
     }
 
 
+SILENT_INTERVALS = 3
+"""A sensor is silent after this many of its type's usual intervals (`interval_s`) without a
+reading, and never sooner than `RECENT`."""
+
+
 def sensor_status(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every sensor but the assets, with its location and status (alert, anomalous, ...)."""
-    now = data_now(con)
-    since = (now or datetime.now()) - RECENT
+    now = data_now(con) or datetime.now()
+    recent_s = RECENT.total_seconds()
+    longest = one(
+        con.execute(
+            "SELECT greatest(?, ? * max(interval_s)) FROM sensor_types WHERE NOT asset",
+            [recent_s, SILENT_INTERVALS],
+        )
+    )[0]
     return con.execute(
-        """
+        f"""
         WITH recent AS (
-            SELECT sensor_id, bool_or(is_anomaly) AS anomalous, max(ts) AS last_ts
-            FROM readings WHERE ts > ? GROUP BY sensor_id
+            SELECT sensor_id, max(ts) AS last_ts,
+                   coalesce(bool_or(is_anomaly) FILTER (WHERE ts > $recent), false) AS anomalous
+            FROM readings WHERE ts > $longest GROUP BY sensor_id
         ), open_alerts AS (
             SELECT DISTINCT sensor_id FROM alerts WHERE closed_at IS NULL
         )
         SELECT s.sensor_id, s.type, s.district, s.lat, s.lon,
                CASE WHEN o.sensor_id IS NOT NULL THEN 'alert'
-                    WHEN r.sensor_id IS NULL THEN 'silent'
+                    WHEN r.last_ts IS NULL OR r.last_ts <= $now - to_seconds(
+                        greatest($recent_s, {SILENT_INTERVALS} * coalesce(t.interval_s, 0))
+                    ) THEN 'silent'
                     WHEN r.anomalous THEN 'anomalous'
                     ELSE 'ok' END AS status,
                r.last_ts
         FROM sensors s
+        LEFT JOIN sensor_types t ON t.sensor_type = s.type
         LEFT JOIN recent r USING (sensor_id)
         LEFT JOIN open_alerts o USING (sensor_id)
-        WHERE NOT list_contains(?, s.type)
+        WHERE s.type NOT IN {ASSETS}
         ORDER BY s.sensor_id
         """,
-        [since, ASSETS],
+        {
+            "now": now,
+            "recent": now - RECENT,
+            "recent_s": recent_s,
+            "longest": now - timedelta(seconds=float(longest or recent_s)),
+        },
     ).df()
 
 
@@ -162,13 +202,17 @@ def alerts(
                CASE WHEN a.kind = 'city_event' THEN a.sensor_id ELSE s.district END AS district,
                a.metrics, a.peak_score,
                a.anomalous_readings, a.kind, a.severity, a.detector, a.detail, a.model_version,
-               coalesce(h.handling, 'new') AS handling, h.handled_by, h.handled_at, h.note,
-               a.alert_id
+               coalesce(h.handling, 'new') AS handling, h.handled_by, h.signed_via,
+               h.handled_at, h.note,
+               a.alert_id,
+               CASE WHEN a.kind <> 'city_event'
+                    THEN 'sensor?sensor=' || url_encode(a.sensor_id) END AS drill_down
         FROM alerts a LEFT JOIN sensors s USING (sensor_id)
         LEFT JOIN (
             SELECT alert_id, arg_max(action, acted_at) AS handling,
                    arg_max(actor, acted_at) AS handled_by, max(acted_at) AS handled_at,
-                   arg_max(note, acted_at) AS note
+                   arg_max(note, acted_at) AS note,
+                   arg_max(coalesce(actor_source, 'typed'), acted_at) AS signed_via
             FROM alert_actions GROUP BY alert_id
         ) h USING (alert_id)
         WHERE {" AND ".join(where)}
@@ -186,9 +230,17 @@ def sensors(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-def sensor_metrics(sensor_type: str) -> list[str]:
-    """Metric names of a sensor type, in schema order."""
-    return [metric.name for metric in SENSOR_TYPES.get(sensor_type, ())]
+def sensor_types(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The catalogue's sensor and asset types, as the latest flow started with them."""
+    return con.execute("SELECT * FROM sensor_types ORDER BY sensor_type").df()
+
+
+def sensor_metrics(con: duckdb.DuckDBPyConnection, sensor_type: str) -> list[str]:
+    """Metric names of a sensor type in the lake's catalogue, by name."""
+    rows = con.execute(
+        "SELECT metric FROM metrics WHERE sensor_type = ? ORDER BY metric", [sensor_type]
+    ).fetchall()
+    return [metric for (metric,) in rows]
 
 
 def recorded_metrics(con: duckdb.DuckDBPyConnection, sensor_id: str) -> list[str]:
@@ -264,7 +316,9 @@ def recent_dead_letters(
 def asset_risk(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every asset with its latest prediction, highest failure probability first.
 
-    The true RUL is shown where the lake knows it (the simulator's `asset_truth`).
+    An asset whose latest maintenance event is a failure is `down` (since `down_since`): it
+    is out of service, not at risk, and the page lists it apart. The true RUL is shown where
+    the lake knows it (the simulator's `asset_truth`).
     """
     return con.execute(
         """
@@ -279,13 +333,20 @@ def asset_risk(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ), warnings AS (
             SELECT DISTINCT sensor_id AS asset_id FROM alerts
             WHERE kind = 'maintenance' AND closed_at IS NULL
+        ), service AS (
+            SELECT asset_id, arg_max(kind, ts) = 'failure' AS down, max(ts) AS since
+            FROM maintenance_events
+            WHERE asset_id IS NOT NULL AND kind IN ('failure', 'repair', 'maintenance')
+            GROUP BY asset_id
         )
         SELECT s.sensor_id AS asset_id, s.type, s.district, l.failure_prob, l.rul, l.rul_low,
-               l.rul_high, truth.true_rul, w.asset_id IS NOT NULL AS warning, l.ts AS predicted_at
+               l.rul_high, truth.true_rul, w.asset_id IS NOT NULL AS warning, l.ts AS predicted_at,
+               coalesce(v.down, false) AS down, CASE WHEN v.down THEN v.since END AS down_since
         FROM sensors s
         JOIN latest l ON l.asset_id = s.sensor_id
         LEFT JOIN truth USING (asset_id)
         LEFT JOIN warnings w ON w.asset_id = s.sensor_id
+        LEFT JOIN service v ON v.asset_id = s.sensor_id
         ORDER BY l.failure_prob DESC, l.rul
         """
     ).df()

@@ -35,6 +35,14 @@ def command(settings: Settings) -> list[str]:
         "false",
         "--server.fileWatcherType",
         "none",
+        # as in .streamlit/config.toml, which is read only when started from the project:
+        # no deploy, rerun or cache buttons, no tracebacks in the browser, no info logging
+        "--client.toolbarMode",
+        "minimal",
+        "--client.showErrorDetails",
+        "none",
+        "--logger.level",
+        "warning",
     ]
 
 

@@ -12,7 +12,7 @@ module takes a `Settings`.
 >>> Settings.from_env({"CITY_SIM_SENSORS": "lots"})
 Traceback (most recent call last):
 ...
-ValueError: CITY_SIM_SENSORS must be an integer, got 'lots'
+dataflows.settings.SettingError: CITY_SIM_SENSORS must be an integer, got 'lots'
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ from dataflows.messages.limits import MessageLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LAKE = PROJECT_ROOT / "data" / "lake"
+DEFAULT_CATALOGUE = PROJECT_ROOT / "data" / "catalogue.toml"
+
+
+class SettingError(ValueError):
+    """A `CITY_*` variable whose value cannot be used; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,12 @@ class Settings:
         DEFAULT_LAKE,
         "CITY_LAKE",
         "lake folder: `catalog.sqlite` (DuckLake catalog) and `files/` (Parquet)",
+    )
+    catalogue: Path = setting(
+        DEFAULT_CATALOGUE,
+        "CITY_CATALOGUE",
+        "the sensor catalogue (TOML): sensor and asset types, their metrics, ranges and"
+        " detectors; see docs/catalogue.md",
     )
     sim_sensors: int = setting(
         200,
@@ -127,7 +138,7 @@ class Settings:
         "CITY_SIM_BACKFILL_HOURS",
         "start that many hours in the past, produced at full speed, then paced",
         minimum=0.0,
-        shown="`0` (`24` in `just demo`)",
+        shown="`0` (`48` in `just demo`)",
     )
     sim_partitions: int = setting(
         4,
@@ -292,6 +303,32 @@ class Settings:
     dashboard_refresh_s: float = setting(
         5.0, "CITY_DASHBOARD_REFRESH_S", "how often live panels refresh", minimum=0.5
     )
+    alert_channels: Path | None = setting(
+        None,
+        "CITY_ALERT_CHANNELS",
+        "notification channels (TOML: webhooks, e-mail) that `just notify` sends alert events"
+        " to; see docs/alerts.md",
+    )
+    notify_lookback_s: float = setting(
+        3600.0,
+        "CITY_NOTIFY_LOOKBACK_S",
+        "alert events older than this (wall clock) are not sent",
+        minimum=1.0,
+    )
+    notify_max_attempts: int = setting(
+        8,
+        "CITY_NOTIFY_MAX_ATTEMPTS",
+        "attempts to deliver one event to one channel before giving up (back-off 1 s doubling"
+        " to 5 min)",
+        minimum=1,
+    )
+    dashboard_actor_header: str | None = setting(
+        None,
+        "CITY_DASHBOARD_ACTOR_HEADER",
+        "request header in which a reverse proxy with single sign-on names the user (e.g."
+        " `X-Forwarded-User`): acknowledgements are signed with it; unset, the user types a"
+        " name, marked unauthenticated",
+    )
     map_style: str = setting(
         "schematic",
         "CITY_MAP_STYLE",
@@ -322,6 +359,19 @@ class Settings:
         "CITY_KAFKA_PARTITIONS",
         "partitions of topics created by `just produce` and the flow",
         minimum=1,
+        **KAFKA,
+    )
+    kafka_replication: int = setting(
+        1,
+        "CITY_KAFKA_REPLICATION",
+        "replication factor of topics created by the flow, `just kafka-topics` and `just produce`",
+        minimum=1,
+        **KAFKA,
+    )
+    kafka_create_topics: bool = setting(
+        True,
+        "CITY_KAFKA_CREATE_TOPICS",
+        "the Kafka flow creates its readings and alerts topics when they are missing",
         **KAFKA,
     )
     kafka_start_offset: str = setting(
@@ -420,12 +470,12 @@ class Settings:
     def __post_init__(self) -> None:
         sasl = self.kafka_security_protocol.startswith("SASL_")
         if self.kafka_sasl_mechanism and not sasl:
-            raise ValueError(
+            raise SettingError(
                 "CITY_KAFKA_SASL_MECHANISM needs CITY_KAFKA_SECURITY_PROTOCOL SASL_PLAINTEXT"
                 f" or SASL_SSL, got {self.kafka_security_protocol}"
             )
         if sasl and not self.kafka_sasl_mechanism:
-            raise ValueError(
+            raise SettingError(
                 f"CITY_KAFKA_SECURITY_PROTOCOL {self.kafka_security_protocol} needs"
                 " CITY_KAFKA_SASL_MECHANISM (e.g. PLAIN or SCRAM-SHA-512)"
             )
@@ -497,6 +547,9 @@ class _Reader:
             return self.flag(key, default)
         if kind == "Path":
             return Path(self.text(key, str(default))).expanduser()
+        if kind == "Path | None":
+            text = self.optional_text(key)
+            return None if text is None else Path(text).expanduser()
         if kind == "datetime | None":
             return self.timestamp(key)
         if kind == "str | None":
@@ -522,7 +575,7 @@ class _Reader:
         if upper:
             value = value.upper()
         if value not in choices:
-            raise ValueError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
+            raise SettingError(f"{key} must be one of {', '.join(choices)}, got {value!r}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -533,19 +586,19 @@ class _Reader:
             return True
         if raw.lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{key} must be true or false, got {raw!r}")
+        raise SettingError(f"{key} must be true or false, got {raw!r}")
 
     def secret(self, key: str) -> str | None:
         """A secret from `KEY`, or from the file named by `KEY_FILE` (never echoed)."""
         value = self._raw(key)
         path = self._raw(f"{key}_FILE")
         if value is not None and path is not None:
-            raise ValueError(f"set {key} or {key}_FILE, not both")
+            raise SettingError(f"set {key} or {key}_FILE, not both")
         if path is not None:
             try:
                 return Path(path).expanduser().read_text().strip()
             except OSError as error:
-                raise ValueError(f"{key}_FILE: cannot read {path}: {error.strerror}") from None
+                raise SettingError(f"{key}_FILE: cannot read {path}: {error.strerror}") from None
         return value
 
     def integer(
@@ -557,11 +610,11 @@ class _Reader:
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(f"{key} must be an integer, got {raw!r}") from None
+            raise SettingError(f"{key} must be an integer, got {raw!r}") from None
         if minimum is not None and value < minimum:
-            raise ValueError(f"{key} must be >= {minimum}, got {value}")
+            raise SettingError(f"{key} must be >= {minimum}, got {value}")
         if maximum is not None and value > maximum:
-            raise ValueError(f"{key} must be <= {maximum}, got {value}")
+            raise SettingError(f"{key} must be <= {maximum}, got {value}")
         return value
 
     def number(
@@ -575,9 +628,9 @@ class _Reader:
         if value is None:
             return default
         if minimum is not None and value < minimum:
-            raise ValueError(f"{key} must be >= {minimum}, got {value}")
+            raise SettingError(f"{key} must be >= {minimum}, got {value}")
         if maximum is not None and value > maximum:
-            raise ValueError(f"{key} must be <= {maximum}, got {value}")
+            raise SettingError(f"{key} must be <= {maximum}, got {value}")
         return value
 
     def optional_number(self, key: str) -> float | None:
@@ -587,9 +640,9 @@ class _Reader:
         try:
             value = float(raw)
         except ValueError:
-            raise ValueError(f"{key} must be a number, got {raw!r}") from None
+            raise SettingError(f"{key} must be a number, got {raw!r}") from None
         if not math.isfinite(value):
-            raise ValueError(f"{key} must be a finite number, got {raw!r}")
+            raise SettingError(f"{key} must be a finite number, got {raw!r}")
         return value
 
     def timestamp(self, key: str) -> datetime | None:
@@ -599,5 +652,5 @@ class _Reader:
         try:
             parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"{key} must be an ISO 8601 timestamp, got {raw!r}") from None
+            raise SettingError(f"{key} must be an ISO 8601 timestamp, got {raw!r}") from None
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -4,7 +4,6 @@ import streamlit as st
 
 from dashboard.lake_access import clear_cache, lake_ready, query, settings
 from dataflows.lake import alert_actions
-from dataflows.messages.schema import SENSOR_TYPES
 
 st.title("Alerts")
 
@@ -12,7 +11,9 @@ if lake_ready():
     filters = st.columns([1, 2, 2, 2])
     status = filters[0].radio("Status", ["open", "closed", "all"], index=0, key="alert_status")
     types = filters[1].multiselect(
-        "Sensor type", [*sorted(SENSOR_TYPES), "district"], key="alert_types"
+        "Sensor type",
+        [*query("sensor_types")["sensor_type"], "district"],
+        key="alert_types",
     )
     known = sorted(set(query("sensors")["district"].dropna()))  # the city's own districts
     districts = filters[2].multiselect("District", known, key="alert_districts")
@@ -38,6 +39,9 @@ if lake_ready():
                 "opened_at": st.column_config.DatetimeColumn("opened (UTC)"),
                 "closed_at": st.column_config.DatetimeColumn("closed (UTC)"),
                 "handled_at": st.column_config.DatetimeColumn("handled (UTC)"),
+                "drill_down": st.column_config.LinkColumn(
+                    "sensor", display_text="drill down", help="the sensor's page"
+                ),
             },
             key="alerts_table",
         )
@@ -51,7 +55,23 @@ if lake_ready():
             "Alerts", list(shown["alert_id"]), key="action_alerts", placeholder="alert ids"
         )
         who, note = st.columns([1, 3])
-        actor = who.text_input("Your name", key="action_actor", max_chars=64)
+        header = settings().dashboard_actor_header
+        if header:  # behind the city's single sign-on: the proxy names the user
+            actor = st.context.headers.get(header) or ""
+            source = f"header:{header}"
+            if actor:
+                who.markdown(f"Signed in as **{actor}**")
+            else:
+                who.warning(f"No `{header}` header: sign in through the city's portal to act.")
+        else:
+            source = "typed"
+            actor = who.text_input(
+                "Your name (unauthenticated)",
+                key="action_actor",
+                max_chars=64,
+                help="Anyone can type any name here. Behind a proxy with single sign-on, set"
+                " CITY_DASHBOARD_ACTOR_HEADER and actions are signed by the signed-in user.",
+            )
         text = note.text_input("Note (optional)", key="action_note", max_chars=500)
         buttons = st.columns(len(alert_actions.ACTIONS))
         clicked = [
@@ -61,7 +81,9 @@ if lake_ready():
         ]
     if clicked:
         try:
-            count = alert_actions.record(settings().lake, chosen, clicked[0], actor, text)
+            count = alert_actions.record(
+                settings().lake, chosen, clicked[0], actor, text, actor_source=source
+            )
         except ValueError as error:
             st.error(str(error))
         else:

@@ -9,8 +9,8 @@ st.title("Maintenance")
 
 if lake_ready():
     s = settings()
-    risk = query("asset_risk")
-    if risk.empty:
+    assets = query("asset_risk")
+    if assets.empty:
         st.info(
             "No maintenance prediction yet: the models predict once they have learnt from a "
             "few failures (the simulator's assets: `CITY_SIM_ASSETS`, "
@@ -19,17 +19,29 @@ if lake_ready():
         st.stop()
     outcomes = query("failure_outcomes", 24.0)
     scored = outcomes[outcomes["scored"]]
-    head = st.columns(4)
-    head[0].metric("Assets with predictions", f"{len(risk):,}")
+    down = assets[assets["down"]]
+    risk = assets[~assets["down"]]
+    head = st.columns(5)
+    head[0].metric("Assets with predictions", f"{len(assets):,}")
     at_risk = int((risk["failure_prob"] >= s.maintenance_alert_prob).sum())
     head[1].metric(f"Failure likely within {s.maintenance_horizon_h:g} h", f"{at_risk:,}")
     head[2].metric("Open maintenance warnings", f"{int(risk['warning'].sum()):,}")
     warned = f"{scored['warned'].mean():.0%}" if len(scored) else "–"
     head[3].metric("Failures warned ≥ 24 h ahead", warned, help=f"of {len(scored)} failures")
+    head[4].metric("Assets down", f"{len(down):,}", help="failed and not back in service")
 
-    st.subheader("Assets by risk")
+    if len(down):
+        st.subheader("Assets down")
+        st.dataframe(
+            down[["asset_id", "type", "district", "down_since"]],
+            hide_index=True,
+            column_config={"down_since": st.column_config.DatetimeColumn("failed at (UTC)")},
+            key="assets_down",
+        )
+
+    st.subheader("Assets in service, by risk")
     st.dataframe(
-        risk,
+        risk.drop(columns=["down", "down_since"]),
         hide_index=True,
         column_config={
             "failure_prob": st.column_config.ProgressColumn(
@@ -48,7 +60,7 @@ if lake_ready():
     )
 
     st.subheader("Asset health")
-    ids = risk["asset_id"].tolist()
+    ids = [*risk["asset_id"], *down["asset_id"]]  # in service by risk, then those down
     pick = st.columns([2, 1])
     asset_id = pick[0].selectbox("Asset", ids, key="asset_id")
     days = pick[1].selectbox(

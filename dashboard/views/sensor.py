@@ -4,7 +4,6 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from dashboard.lake_access import lake_ready, query, settings
-from dashboard.queries import sensor_metrics
 
 st.title("Sensor drill-down")
 
@@ -20,7 +19,7 @@ if lake_ready():
         "Sensor", ids, index=ids.index(wanted) if wanted in ids else 0, key="sensor_id"
     )
     info = registry.set_index("sensor_id").loc[sensor_id]
-    metrics = sensor_metrics(info["type"]) or query("recorded_metrics", sensor_id)
+    metrics = query("sensor_metrics", info["type"]) or query("recorded_metrics", sensor_id)
     metric = pick[1].selectbox("Metric", metrics, key="sensor_metric")
     hours = pick[2].selectbox(
         "Window",

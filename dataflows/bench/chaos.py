@@ -30,21 +30,22 @@ from dataflows import lake
 from dataflows.kafka import broker as kafka_broker
 from dataflows.kafka.produce import produce
 from dataflows.lake.connection import one
-from dataflows.messages.schema import ASSET_TYPES, AssetTruth, Label, Reading, validate
+from dataflows.messages.schema import AssetTruth, Label, Reading, validate
 from dataflows.settings import PROJECT_ROOT, Settings
 from dataflows.simulator.assets import whole_fleet
 from dataflows.simulator.city import whole_stream
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
-AGGREGATE_MISMATCHES = f"""
+AGGREGATE_MISMATCHES = """
 WITH recomputed AS (
     SELECT sensor_id, metric, time_bucket(INTERVAL 1 MINUTE, ts) AS minute, count(*) AS n,
            sum(value) AS total, min(value) AS low, max(value) AS high,
            count(*) FILTER (WHERE is_anomaly) AS anomalies
     FROM readings
     WHERE sensor_id NOT IN (  -- assets' condition readings have no one-minute aggregates
-        SELECT sensor_id FROM sensors WHERE list_contains({sorted(ASSET_TYPES)}, type)
+        SELECT sensor_id FROM sensors
+        WHERE type IN (SELECT sensor_type FROM sensor_types WHERE asset)
     )
     GROUP BY ALL
 )

@@ -25,9 +25,10 @@ from pathlib import Path
 from bytewax.testing import run_main
 
 from dataflows import lake
+from dataflows.catalogue.load import default_catalogue
 from dataflows.flow.city import build_flow
 from dataflows.lake.connection import one
-from dataflows.messages.schema import METRIC_INDEX, Label, Reading, validate
+from dataflows.messages.schema import Label, Reading, validate
 from dataflows.settings import Settings
 from dataflows.simulator.city import whole_stream
 from online_models.anomaly import default_detector, default_threshold
@@ -83,6 +84,7 @@ def simulated_readings(settings: Settings) -> list[tuple[str, str, int, dict[str
 def bench_bare(readings: list[tuple[str, str, int, dict[str, float]]]) -> dict[str, float]:
     """Score, flag and learn every metric of every reading with fresh default detectors."""
     models: dict[tuple[str, str], tuple] = {}
+    catalogue = default_catalogue()
     count = 0
     started = time.perf_counter()
     for sensor_id, sensor_type, ts_ms, values in readings:
@@ -90,7 +92,9 @@ def bench_bare(readings: list[tuple[str, str, int, dict[str, float]]]) -> dict[s
         for metric, value in values.items():
             model = models.get((sensor_id, metric))
             if model is None:
-                signal = METRIC_INDEX[(sensor_type, metric)].signal
+                known = catalogue.metric(sensor_type, metric)
+                assert known is not None  # the simulator's metrics are all in the catalogue
+                signal = known.signal
                 model = models[(sensor_id, metric)] = (
                     default_detector(signal),
                     default_threshold(sensor_type),

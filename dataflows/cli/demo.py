@@ -1,9 +1,14 @@
 """`just demo`: the city flow on the simulator and the live dashboard, until Ctrl-C.
 
-Unless told otherwise, the demo backfills the last 24 simulated hours at full speed (so the
-dashboard has a day of history at once), and 60 days of the assets' lives (so the
-maintenance models have learnt from failures), and then runs in real time. Both processes stop on
-Ctrl-C; if the flow ends by itself (`CITY_SIM_HOURS`), the dashboard stays up.
+Unless told otherwise, the demo backfills the last 48 simulated hours at full speed (so the
+dashboard has history at once, and the detectors have passed their first day, when a daily
+baseline first replaces the level they start on and a burst of alerts can follow), and 60
+days of the assets' lives (so the maintenance models have learnt from failures), and then
+runs in real time; it shows how much of the backfill is in the lake meanwhile. Both
+processes stop on Ctrl-C with one line (they run in their own process groups, so the
+terminal's Ctrl-C reaches the demo alone, and what they print while stopping is not shown);
+if the flow ends by itself (`CITY_SIM_HOURS`), the dashboard stays up. With `CITY_ALERT_CHANNELS`
+set, `just notify` runs beside them.
 """
 
 from __future__ import annotations
@@ -12,15 +17,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from typing import IO
 
 from dataflows import dashboard_server
 from dataflows.cli import console
+from dataflows.lake.progress import LakeProgress
 from dataflows.settings import Settings
 
 DEMO_DEFAULTS = {
-    "CITY_SIM_BACKFILL_HOURS": "24",
+    "CITY_SIM_BACKFILL_HOURS": "48",
     "CITY_SIM_ASSET_HISTORY_DAYS": "60",
     "CITY_SIM_SPEEDUP": "1",
 }
@@ -36,6 +44,57 @@ def _wait_until_serving(url: str, process: subprocess.Popen, timeout_s: float = 
         except OSError:
             time.sleep(0.3)
     return False
+
+
+class _Relay:
+    """Copies a child's stderr to ours, line by line, until told to be quiet (at shutdown)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.quiet = False
+        self.thread = threading.Thread(target=self._copy, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _copy(self, stream: IO[str]) -> None:
+        for line in stream:
+            if not self.quiet:
+                sys.stderr.write(line)
+                sys.stderr.flush()
+
+
+def _start(cmd: list[str], env: dict[str, str], **kwargs) -> tuple[subprocess.Popen, _Relay]:
+    """A child in its own process group, its stderr relayed."""
+    process = subprocess.Popen(
+        cmd, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs
+    )
+    assert process.stderr is not None
+    return process, _Relay(process.stderr)
+
+
+class _Backfill:
+    """How much of the backfill is in the lake: one line on stderr, refreshed until done."""
+
+    def __init__(self, settings: Settings) -> None:
+        hours = settings.sim_backfill_hours if settings.sim_start is None else 0.0
+        end_ms = time.time() * 1000
+        self.progress = LakeProgress(
+            settings.lake, end_ms - hours * 3_600_000, end_ms, "[demo] backfill"
+        )
+        self.finished = hours <= 0
+        self.shown = 0.0
+
+    def show(self) -> None:
+        if self.finished or time.monotonic() - self.shown < 2.0:
+            return
+        self.shown = time.monotonic()
+        self.finished = self.progress.done()
+        text = self.progress.line()
+        if text is not None:
+            print(
+                text + ("; now live" if self.finished else ""),
+                end="\n" if self.finished else "\r",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _stop(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:
@@ -54,12 +113,21 @@ def _stop(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:
 def main() -> int:
     env = {**DEMO_DEFAULTS, **os.environ}
     settings = Settings.from_env(env)
-    flow = subprocess.Popen([sys.executable, "-m", "dataflows.cli.flow"], env=env)
+    # Ctrl-C must reach the demo even if it was started with SIGINT ignored; the children run
+    # in their own process groups, so the demo alone decides how they stop
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    flow, flow_relay = _start([sys.executable, "-m", "dataflows.cli.flow"], env)
     warning = dashboard_server.exposure_warning(settings)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    board = subprocess.Popen(dashboard_server.command(settings), env=env, stdout=subprocess.DEVNULL)
+    board, board_relay = _start(dashboard_server.command(settings), env, stdout=subprocess.DEVNULL)
     processes = [flow, board]
+    relays = [flow_relay, board_relay]
+    if settings.alert_channels is not None:  # alerts also reach people
+        notifier, notifier_relay = _start([sys.executable, "-m", "dataflows.cli.notify"], env)
+        processes.append(notifier)
+        relays.append(notifier_relay)
+    backfill = _Backfill(settings)
     url = dashboard_server.url(settings)
     try:
         if not _wait_until_serving(url, board):
@@ -85,12 +153,18 @@ def main() -> int:
                 flow_reported = True
                 state = "finished" if flow.returncode == 0 else f"failed ({flow.returncode})"
                 print(f"the flow {state}; the dashboard stays up until Ctrl-C", flush=True)
+            if flow.poll() is None:
+                backfill.show()
             time.sleep(0.5)
     except KeyboardInterrupt:
+        for relay in relays:
+            relay.quiet = True
         print("\nstopping the flow and the dashboard ...", flush=True)
         _stop(processes)
         print("stopped.", flush=True)
         return 0
+    finally:  # whatever ends the demo, its children end with it
+        _stop(processes)
 
 
 run = console(main)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -23,7 +23,7 @@ from dataflows import lake
 from dataflows.evaluation.maintenance_scoring import score
 from dataflows.evaluation.report import write_report
 from dataflows.flow.city import build_flow
-from dataflows.lake.connection import one
+from dataflows.lake.progress import LakeProgress
 from dataflows.settings import Settings
 
 START = "2026-01-05T00:00:00Z"
@@ -57,37 +57,17 @@ def evaluate_assets(
             compact_every_s=0.0,
             retention_readings_days=0.0,
         )
-        done = threading.Event()
         start = time.monotonic()
-
-        def report_progress() -> None:
-            while not done.wait(5.0):
-                if not lake.is_ready(folder):
-                    continue
-                con = lake.connect(folder, read_only=True)
-                try:
-                    reached = one(
-                        con.execute(
-                            "SELECT epoch(max(ts) - ?::TIMESTAMPTZ) / 86400 FROM readings", [START]
-                        )
-                    )[0]
-                finally:
-                    con.close()
-                if reached is not None:
-                    print(
-                        f"[evaluate] day {reached:.0f} of {days:g} "
-                        f"({time.monotonic() - start:.0f} s)",
-                        file=sys.stderr,
-                        flush=True,
-                    )
-
         if progress:
             print(f"[evaluate] simulating {assets} assets for {days:g} days", file=sys.stderr)
-            threading.Thread(target=report_progress, daemon=True).start()
-        try:
+            begin_ms = datetime.fromisoformat(START).timestamp() * 1000
+            span = LakeProgress(
+                folder, begin_ms, begin_ms + days * 86_400_000, "[evaluate] simulated"
+            )
+            with span:
+                run_main(build_flow(settings))
+        else:
             run_main(build_flow(settings))
-        finally:
-            done.set()
         con = lake.connect(folder, read_only=True)
         try:
             figures = score(con, settings.maintenance_horizon_h)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from dataflows.evaluation import simulator_scoring
 from dataflows.evaluation.harness import scratch_settings
 from dataflows.evaluation.report import write_report
 from dataflows.flow.city import build_flow
+from dataflows.lake.progress import LakeProgress
 from online_models.anomaly.registry import DEFAULT_PLAN, DetectorPlan
 
 LEARNING_HOURS = 168.0
@@ -52,7 +54,12 @@ def evaluate_simulator(
         settings = scratch_settings(folder, env)
         if progress:
             print(f"[evaluate] simulating {sensors} sensors for {hours:g} h", file=sys.stderr)
-        run_main(build_flow(settings, plan=plan))
+            start_ms = datetime.fromisoformat(env["CITY_SIM_START"]).timestamp() * 1000
+            end_ms = start_ms + hours * 3_600_000
+            with LakeProgress(folder, start_ms, end_ms, "[evaluate] simulated"):
+                run_main(build_flow(settings, plan=plan))
+        else:
+            run_main(build_flow(settings, plan=plan))
         if progress:
             print("[evaluate] scoring alerts against the simulator's labels", file=sys.stderr)
         con = lake.connect(folder, read_only=True)

@@ -23,6 +23,8 @@ from typing import Any
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
+from dataflows.catalogue.load import default_catalogue, load_catalogue
+from dataflows.catalogue.types import Catalogue
 from dataflows.flow.alerting import AlertPolicy
 from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import StepGuard
@@ -35,7 +37,6 @@ from dataflows.lake.tables import AssetTruthRow, DataGapRow, LabelRow
 from dataflows.logs import configure_logging
 from dataflows.messages.limits import MessageLimits
 from dataflows.messages.schema import (
-    ASSET_TYPES,
     DEFAULT_LIMITS,
     AssetTruth,
     DataGap,
@@ -56,7 +57,11 @@ from online_models.anomaly.registry import DEFAULT_PLAN, DetectorPlan
 
 
 def _split(
-    batch: list, check: Callable[[Any], tuple], source: str, guard: StepGuard
+    batch: list,
+    check: Callable[[Any], tuple],
+    source: str,
+    guard: StepGuard,
+    asset_types: frozenset[str],
 ) -> list[tuple | Rows]:
     """Route a batch: readings and maintenance messages keyed, the rest as one `Rows`.
 
@@ -105,7 +110,7 @@ def _split(
             )
         if reading is not None:
             kind = reading.type
-            out.append((kind if kind in ASSET_TYPES else reading.sensor_id, reading))
+            out.append((kind if kind in asset_types else reading.sensor_id, reading))
         if rejected:
             side.dead_letters.extend(rejected)
             side.note(origin)
@@ -121,13 +126,16 @@ def validate_batch(
     source: str = "simulator",
     limits: MessageLimits = DEFAULT_LIMITS,
     guard: StepGuard | None = None,
+    catalogue: Catalogue | None = None,
 ) -> list[tuple | Rows]:
     """Validate the messages of a simulator or replay source (see `_split`)."""
+    known = catalogue or default_catalogue()
     return _split(
         batch,
-        lambda r: validate(r.payload, source, (r.source_partition, r.offset), limits),
+        lambda r: validate(r.payload, source, (r.source_partition, r.offset), limits, known),
         source,
         guard or StepGuard("validate"),
+        known.asset_types,
     )
 
 
@@ -136,6 +144,7 @@ def decode_batch(
     max_future_ms: int = 86_400_000,
     limits: MessageLimits = KAFKA_LIMITS,
     guard: StepGuard | None = None,
+    catalogue: Catalogue | None = None,
 ) -> list[tuple | Rows]:
     """Decode and validate Kafka records (see `_split`); dead letters carry the offset.
 
@@ -143,9 +152,10 @@ def decode_batch(
     gateways stamp what they measured, so that is a broken clock, not data.
     """
     horizon = now_ms() + max_future_ms
+    known = catalogue or default_catalogue()
 
     def check(record: KafkaRecord) -> tuple:
-        reading, rejected = kafka_io.decode(record, limits=limits)
+        reading, rejected = kafka_io.decode(record, limits=limits, catalogue=known)
         if reading is not None and reading.ts_ms > horizon:
             ahead = (reading.ts_ms - horizon + max_future_ms) / 3_600_000
             letter = DeadLetter(
@@ -159,7 +169,7 @@ def decode_batch(
             return None, [*rejected, letter]
         return reading, rejected
 
-    return _split(batch, check, "kafka", guard or StepGuard("decode"))
+    return _split(batch, check, "kafka", guard or StepGuard("decode"), known.asset_types)
 
 
 def _side_key(rows: Rows) -> str:
@@ -197,10 +207,13 @@ def maintenance_alert_policy(settings: Settings) -> AlertPolicy:
     )
 
 
-def sensor_config(settings: Settings, plan: DetectorPlan = DEFAULT_PLAN) -> SensorConfig:
+def sensor_config(
+    settings: Settings, plan: DetectorPlan = DEFAULT_PLAN, catalogue: Catalogue | None = None
+) -> SensorConfig:
     """How the per-sensor step treats time, alerts and state, and which detectors it uses."""
     return SensorConfig(
         plan=plan,
+        catalogue=catalogue or load_catalogue(settings.catalogue),
         lateness_ms=int(settings.allowed_lateness_s * 1000),
         policy=alert_policy(settings),
         ttl_ms=int(settings.state_ttl_s * 1000),
@@ -210,10 +223,12 @@ def sensor_config(settings: Settings, plan: DetectorPlan = DEFAULT_PLAN) -> Sens
     )
 
 
-def maintenance_config(settings: Settings) -> MaintenanceConfig:
+def maintenance_config(settings: Settings, catalogue: Catalogue | None = None) -> MaintenanceConfig:
     """How the maintenance step treats time, alerts and state."""
+    known = catalogue or load_catalogue(settings.catalogue)
     return MaintenanceConfig(
         horizon_h=settings.maintenance_horizon_h,
+        catalogue=known,
         alert_prob=settings.maintenance_alert_prob,
         policy=maintenance_alert_policy(settings),
         ttl_ms=int(settings.state_ttl_s * 1000),
@@ -245,13 +260,16 @@ def build_flow(
 
     threadpool_limits(1, user_api="blas")
 
+    catalogue = load_catalogue(settings.catalogue)
     flow = Dataflow("city")
     if replay is not None:
         recorded = op.input("replay", flow, RecordedFilesSource(replay))
         limits = settings.message_limits("replay")
         guard = StepGuard("validate")
         checked = op.flat_map_batch(
-            "validate", recorded, lambda batch: validate_batch(batch, "replay", limits, guard)
+            "validate",
+            recorded,
+            lambda batch: validate_batch(batch, "replay", limits, guard, catalogue),
         )
     elif settings.source == "kafka":
         records = op.input("kafka", flow, KafkaSource(settings, settings.kafka_readings_topic))
@@ -259,28 +277,35 @@ def build_flow(
         limits = settings.message_limits("kafka")
         guard = StepGuard("decode")
         checked = op.flat_map_batch(
-            "decode", records, lambda batch: decode_batch(batch, max_future_ms, limits, guard)
+            "decode",
+            records,
+            lambda batch: decode_batch(batch, max_future_ms, limits, guard, catalogue),
         )
     else:
         raw = op.input("simulator", flow, SimulatorSource(settings))
         limits = settings.message_limits("simulator")
         guard = StepGuard("validate")
         checked = op.flat_map_batch(
-            "validate", raw, lambda batch: validate_batch(batch, "simulator", limits, guard)
+            "validate",
+            raw,
+            lambda batch: validate_batch(batch, "simulator", limits, guard, catalogue),
         )
     # Bytewax's `branch` narrows a stream's type only by a TypeGuard: `assets` is left open,
     # and the ignore of `side` is where the checker cannot follow that `Rows` go that way
     split = op.branch("split", checked, lambda item: isinstance(item, tuple))
     assets: op.BranchOut = op.branch(
-        "assets", split.trues, lambda item: item[1].type in ASSET_TYPES
+        "assets", split.trues, lambda item: item[1].type in catalogue.asset_types
     )
-    sensors, sensors_guard = sensor_config(settings, plan), StepGuard("sensors")
+    sensors, sensors_guard = sensor_config(settings, plan, catalogue), StepGuard("sensors")
     per_sensor = op.stateful_batch(
         "sensors",
         assets.falses,
         lambda resume: SensorLogic(sensors, resume, sensors_guard),
     )
-    maintenance, maintenance_guard = maintenance_config(settings), StepGuard("maintenance")
+    maintenance, maintenance_guard = (
+        maintenance_config(settings, catalogue),
+        StepGuard("maintenance"),
+    )
     per_asset_type = op.stateful_batch(
         "maintenance",
         assets.trues,

@@ -49,6 +49,8 @@ from typing import TypeVar
 
 from bytewax.operators import StatefulBatchLogic
 
+from dataflows.catalogue.load import default_catalogue
+from dataflows.catalogue.types import Catalogue
 from dataflows.flow.alerting import AlertEpisodes, AlertPolicy, alert_row, closure_row
 from dataflows.flow.isolation import FlowStopped, StepGuard
 from dataflows.flow.sensor_clock import SensorClock
@@ -101,6 +103,8 @@ class MaintenanceConfig:
     """How the maintenance step treats time, alerts and state (from `Settings`)."""
 
     horizon_h: float = 168.0
+    catalogue: Catalogue = field(default_factory=default_catalogue)
+    """The asset types; one with its own `horizon_h` uses it instead of `horizon_h`."""
     alert_prob: float = 0.5
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     ttl_ms: int = 7 * DAY_MS
@@ -164,7 +168,7 @@ class MaintenanceLogic(StatefulBatchLogic):
                 mark = rows.mark()
                 try:
                     if self.state is None:
-                        self.state = FleetState(item.type, self._new_model())
+                        self.state = FleetState(item.type, self._new_model(item.type))
                     if position == 0:
                         ready += self._admit(self.state, item, now_s, rows)
                     else:
@@ -181,8 +185,13 @@ class MaintenanceLogic(StatefulBatchLogic):
             self._sweep(now_s, rows)
         return [rows], False
 
-    def _new_model(self) -> RemainingLife:
-        return new_model(self.config.horizon_h, self.config.max_pending)
+    def _horizon_h(self, asset_type: str) -> float:
+        known = self.config.catalogue.types.get(asset_type)
+        own = None if known is None else known.horizon_h
+        return self.config.horizon_h if own is None else own
+
+    def _new_model(self, asset_type: str) -> RemainingLife:
+        return new_model(self._horizon_h(asset_type), self.config.max_pending)
 
     def _admit(
         self, fleet: FleetState, item: Reading | AssetEvent, now_s: float, rows: Rows
@@ -212,7 +221,7 @@ class MaintenanceLogic(StatefulBatchLogic):
         if fleet is None:
             return
         if isinstance(error, ModelFailed):
-            fleet.model = self._new_model()
+            fleet.model = self._new_model(fleet.asset_type)
             key, what = fleet.asset_type, "model"
         else:
             key, what = item.sensor_id, "state"
@@ -313,7 +322,7 @@ class MaintenanceLogic(StatefulBatchLogic):
             asset.registered = True
             rows.sensors.append(
                 SensorRow(asset_id, reading.type, reading.district, reading.lat, reading.lon,
-                          sensor_unit(reading.type), ts)
+                          sensor_unit(reading.type, self.config.catalogue), ts)
             )  # fmt: skip
         clock = asset.clock
         if clock.latest_ms and ts <= clock.latest_ms:
@@ -411,7 +420,7 @@ class MaintenanceLogic(StatefulBatchLogic):
                     peak,
                     count,
                     MAINTENANCE_DETECTOR,
-                    detail=f"failure within {self.config.horizon_h:g} h",
+                    detail=f"failure within {self._horizon_h(fleet.asset_type):g} h",
                 )
             )
         else:

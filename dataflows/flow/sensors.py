@@ -35,6 +35,8 @@ from datetime import UTC, datetime, timedelta
 from bytewax.operators import StatefulBatchLogic
 from river import base
 
+from dataflows.catalogue.load import default_catalogue
+from dataflows.catalogue.types import Catalogue
 from dataflows.flow.aggregation import MinuteBuckets
 from dataflows.flow.alerting import AlertEpisodes, AlertPolicy, alert_row, closure_row
 from dataflows.flow.isolation import FlowStopped, StepGuard
@@ -42,9 +44,7 @@ from dataflows.flow.sensor_clock import SensorClock
 from dataflows.lake.rows import AlertChange, Rows
 from dataflows.lake.tables import ChangePointRow, MinuteRow, ModelResetRow, ReadingRow, SensorRow
 from dataflows.messages.schema import (
-    METRIC_INDEX,
     RECORDED,
-    SENSOR_TYPES,
     DeadLetter,
     Reading,
     duration_text,
@@ -60,6 +60,7 @@ from online_models.anomaly import (
     alert_kind,
     default_threshold,
 )
+from online_models.anomaly.registry import make
 
 STEP = "sensors"
 
@@ -84,6 +85,8 @@ class SensorConfig:
 
     plan: DetectorPlan = DEFAULT_PLAN
     """Which detector each kind of signal gets (`online_models.anomaly.registry`)."""
+    catalogue: Catalogue = field(default_factory=default_catalogue)
+    """The sensor types: each metric's kind of signal, or its own detector."""
     lateness_ms: int = 120_000
     policy: AlertPolicy = field(default_factory=AlertPolicy)
     ttl_ms: int = 7 * DAY_MS
@@ -92,13 +95,13 @@ class SensorConfig:
     max_metrics: int = 64
 
 
-def sensor_unit(sensor_type: str) -> str:
+def sensor_unit(sensor_type: str, catalogue: Catalogue) -> str:
     """Units of a sensor type's metrics, as stored in `sensors.unit`.
 
-    >>> sensor_unit("water")
+    >>> sensor_unit("water", default_catalogue())
     'pressure bar, flow m³/h'
     """
-    return ", ".join(f"{m.name} {m.unit}" for m in SENSOR_TYPES.get(sensor_type, ()))
+    return ", ".join(f"{m.name} {m.unit}" for m in catalogue.metrics(sensor_type))
 
 
 @dataclass
@@ -161,7 +164,7 @@ class SensorLogic(StatefulBatchLogic):
                 reading.district,
                 reading.lat,
                 reading.lon,
-                sensor_unit(reading.type),
+                sensor_unit(reading.type, self.config.catalogue),
                 reading.ts_ms,
             )
         )
@@ -326,6 +329,13 @@ class SensorLogic(StatefulBatchLogic):
             f" {len(new)}, limit {limit} (CITY_MAX_METRICS)"
         )
 
+    def _new_detector(self, sensor_type: str, metric: str) -> base.AnomalyDetector:
+        """The detector of a metric: its own in the catalogue, else its signal kind's."""
+        known = self.config.catalogue.metric(sensor_type, metric)
+        if known is not None and known.detector is not None:
+            return make(known.detector)
+        return self.config.plan.detector(known.signal if known is not None else RECORDED)
+
     def _score(
         self, state: SensorState, reading: Reading
     ) -> tuple[list[tuple[str, float, float, bool, bool]], ChangePointRow | None]:
@@ -361,10 +371,8 @@ class SensorLogic(StatefulBatchLogic):
         for metric, value in reading.values.items():
             model = models.get(metric)
             if model is None:
-                known = METRIC_INDEX.get((state.type, metric))
-                signal = known.signal if known is not None else RECORDED
                 model = models[metric] = MetricModel(
-                    self.config.plan.detector(signal), default_threshold(state.type)
+                    self._new_detector(state.type, metric), default_threshold(state.type)
                 )
             x: dict = {"value": value, "t": t}
             detector, threshold = model.detector, model.threshold

@@ -23,6 +23,7 @@ import logging
 import time
 from typing import Any, NamedTuple
 
+from dataflows.catalogue.types import Catalogue
 from dataflows.messages.limits import MessageLimits, parse_json
 from dataflows.messages.schema import (
     AssetEvent,
@@ -84,7 +85,7 @@ def describe(settings: Settings) -> str:
 def ensure_topic(settings: Settings, topic: str, partitions: int, timeout_ms: int = 30_000) -> int:
     """Create `topic` with `partitions` partitions if it is missing; its partition count.
 
-    Waits up to `timeout_ms` for the brokers to answer (`NoBrokersAvailable` after that).
+    Waits up to `timeout_ms` for the brokers to answer (`KafkaTimeoutError` after that).
     """
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
@@ -96,8 +97,14 @@ def ensure_topic(settings: Settings, topic: str, partitions: int, timeout_ms: in
     try:
         if topic not in admin.list_topics():
             try:
-                admin.create_topics([NewTopic(topic, partitions, 1)])
-                log.info("created topic %s with %d partitions", topic, partitions)
+                replication = settings.kafka_replication
+                admin.create_topics([NewTopic(topic, partitions, replication)])
+                log.info(
+                    "created topic %s with %d partitions, replication %d",
+                    topic,
+                    partitions,
+                    replication,
+                )
             except TopicAlreadyExistsError:
                 pass
         for _ in range(50):
@@ -123,7 +130,10 @@ def encode(message: Any) -> tuple[bytes | None, bytes]:
 
 
 def decode(
-    record: KafkaRecord, source: str = "kafka", limits: MessageLimits = KAFKA_LIMITS
+    record: KafkaRecord,
+    source: str = "kafka",
+    limits: MessageLimits = KAFKA_LIMITS,
+    catalogue: Catalogue | None = None,
 ) -> tuple[Reading | AssetEvent | None, list[DeadLetter]]:
     """The reading in a record, or dead letters saying why there is none (or only a part)."""
     origin = (record.source_partition, record.offset)
@@ -136,7 +146,7 @@ def decode(
         except ValueError as error:
             reason = str(error)
         else:
-            return validate(raw, source, origin, limits)
+            return validate(raw, source, origin, limits, catalogue)
     key = payload_text(record.key[:128]) if record.key else None
     position = f"{origin[0]}/{origin[1]}"
     return None, [DeadLetter(now_ms(), source, position, key, reason, payload_text(value or b""))]

@@ -1,6 +1,7 @@
 """What operators do with alerts: acknowledge them, resolve them; kept in the lake for all.
 
-Actions are appended to `alert_actions` (alert id, action, who, when, note), never updated,
+Actions are appended to `alert_actions` (alert id, action, who, when, note, and how the
+dashboard knew who: `header:<name>` behind single sign-on, `typed` otherwise), never updated,
 so the flow, which writes `alerts`, and any number of dashboards never conflict; an alert's
 handling is its latest action (`handling` in `dashboard.queries.alerts`):
 
@@ -12,25 +13,34 @@ from __future__ import annotations
 import os
 
 from dataflows import lake
-from dataflows.messages.schema import now_ms
+from dataflows.messages.schema import now_ms, text_problem
 
 ACTIONS = {"acknowledged": "Acknowledge", "resolved": "Resolve"}
 """The actions an operator can take (stored name -> what the button says), in usual order."""
 
 
 def record(
-    lake_path: str | os.PathLike, alert_ids: list[str], action: str, actor: str, note: str = ""
+    lake_path: str | os.PathLike,
+    alert_ids: list[str],
+    action: str,
+    actor: str,
+    note: str = "",
+    actor_source: str = "typed",
 ) -> int:
     """Append `action` by `actor` on each of `alert_ids`; return how many were recorded.
 
-    Raises ValueError for an unknown action, a missing name, or an alert id that the lake
-    does not know (nothing is written then).
+    `actor_source` says how the actor is known (`typed`, or `header:X-Forwarded-User` when a
+    proxy's single sign-on named them). Raises ValueError for an unknown action, a missing
+    or unprintable name, or an alert id that the lake does not know (nothing is written then).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
     actor = actor.strip()
     if not actor:
         raise ValueError("say who you are: actions are signed")
+    problem = text_problem(actor, 128)
+    if problem is not None:
+        raise ValueError(f"the name {problem}")
     if not alert_ids:
         return 0
     con = lake.connect(lake_path)
@@ -45,7 +55,10 @@ def record(
         if unknown:
             raise ValueError(f"no such alert: {', '.join(unknown)}")
         at = now_ms()
-        rows = [(alert_id, action, actor, at, note.strip() or None) for alert_id in alert_ids]
+        rows = [
+            (alert_id, action, actor, at, note.strip() or None, actor_source)
+            for alert_id in alert_ids
+        ]
         with lake.writer_lock(lake_path), lake.transaction(con):
             lake.insert(con, "alert_actions", rows)
         return len(rows)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from dataflows.lake.tables import CATALOG, TABLES, MetricRow, arrow_table
-from dataflows.messages.schema import SENSOR_TYPES
+from dataflows.catalogue.types import Catalogue
+from dataflows.lake.tables import CATALOG, TABLES, MetricRow, SensorTypeRow, arrow_table
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a catalog access waits for another process's lock before failing."""
@@ -92,8 +92,13 @@ def _quote(text: str) -> str:
     return text.replace("'", "''")
 
 
-def connect(lake: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the lake attached (created with its schema if missing)."""
+def connect(
+    lake: str | os.PathLike, read_only: bool = False, catalogue: Catalogue | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the lake attached (created with its schema if missing).
+
+    A writer given a `catalogue` records it in the `metrics` and `sensor_types` tables.
+    """
     folder = Path(lake)
     if read_only and not is_ready(folder):
         raise FileNotFoundError(f"no lake at {folder} (run a flow first, or set CITY_LAKE)")
@@ -111,6 +116,8 @@ def connect(lake: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     with writer_lock(folder):
         con.execute(attach_sql(folder))
         ensure_schema(con)
+        if catalogue is not None:
+            record_catalogue(con, catalogue)
         (folder / READY).touch()
     return con
 
@@ -189,20 +196,41 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         except duckdb.TransactionException:
             con.execute("ROLLBACK")
             time.sleep(0.05 * (attempt + 1))
-    present = set(con.execute("SELECT sensor_type, metric FROM metrics").fetchall())
-    rows = [
-        MetricRow(sensor_type, m.name, m.unit, m.low, m.high, m.description)
-        for sensor_type, metrics in SENSOR_TYPES.items()
-        for m in metrics
-        if (sensor_type, m.name) not in present  # a lake made before the type existed
-    ]
-    if rows:
-        with transaction(con):
-            con.register("_metrics", arrow_table(TABLES["metrics"].columns, rows))
+
+
+def record_catalogue(con: duckdb.DuckDBPyConnection, catalogue: Catalogue) -> None:
+    """Write the catalogue's types and metrics, replacing the rows of those that changed.
+
+    Types and metrics no longer in the catalogue keep their rows: the lake still holds
+    their readings.
+    """
+    tables: dict[str, list[tuple]] = {
+        "sensor_types": [
+            SensorTypeRow(t.name, t.description, t.asset, t.interval_s, t.horizon_h)
+            for t in catalogue.types.values()
+        ],
+        "metrics": [
+            MetricRow(t.name, m.name, m.unit, m.low, m.high, m.description, m.signal, m.detector)
+            for t in catalogue.types.values()
+            for m in t.metrics
+        ],
+    }
+    with transaction(con):
+        for name, rows in tables.items():
+            key = TABLES[name].names[: 1 if name == "sensor_types" else 2]
+            stored = set(con.execute(f"SELECT * FROM {name}").fetchall())
+            changed = [row for row in rows if tuple(row) not in stored]
+            if not changed:
+                continue
+            con.register("_catalogue", arrow_table(TABLES[name].columns, changed))
             try:
-                con.execute("INSERT INTO metrics SELECT * FROM _metrics")
+                match = " AND ".join(f"{name}.{k} = c.{k}" for k in key)
+                con.execute(
+                    f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM _catalogue c WHERE {match})"
+                )
+                con.execute(f"INSERT INTO {name} SELECT * FROM _catalogue")
             finally:
-                con.unregister("_metrics")
+                con.unregister("_catalogue")
 
 
 @contextmanager

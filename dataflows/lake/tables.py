@@ -105,6 +105,7 @@ class AlertActionRow(NamedTuple):
     actor: str
     acted_at: Millis
     note: str | None
+    actor_source: str | None
 
 
 class EvaluationRow(NamedTuple):
@@ -215,6 +216,16 @@ class MetricRow(NamedTuple):
     low: float
     high: float
     description: str
+    signal: str | None
+    detector: str | None
+
+
+class SensorTypeRow(NamedTuple):
+    sensor_type: str
+    description: str
+    asset: bool
+    interval_s: float | None
+    horizon_h: float | None
 
 
 class Column(NamedTuple):
@@ -413,9 +424,12 @@ TABLES: dict[str, Table] = {
         Table(
             "alert_deliveries",
             AlertDeliveryRow,
-            "what became of each alert event sent to Kafka",
+            "what became of each alert event sent to Kafka, a webhook or e-mail",
             key=("event_id", "channel", "status"),
-            notes={"status": "`sent`, `failed`"},
+            notes={
+                "channel": "`kafka`, `webhook:<name>`, `email:<name>`",
+                "status": "`sent`, `failed` (one row per attempt), `gave_up`",
+            },
         ),
         Table(
             "alert_actions",
@@ -437,7 +451,20 @@ TABLES: dict[str, Table] = {
             "per source partition, the highest offset whose results are stored (for recovery)",
             from_flow=False,
         ),
-        Table("metrics", MetricRow, "the metric catalogue", from_flow=False),
+        Table(
+            "metrics",
+            MetricRow,
+            "the catalogue's metrics, as the latest flow started with them",
+            from_flow=False,
+            notes={"signal": "its kind, which picks the detector", "detector": "its own, if any"},
+        ),
+        Table(
+            "sensor_types",
+            SensorTypeRow,
+            "the catalogue's sensor and asset types, as the latest flow started with them",
+            from_flow=False,
+            notes={"interval_s": "usual seconds between readings"},
+        ),
     )
 }
 """Every table of the lake, in the order the flow writes them."""

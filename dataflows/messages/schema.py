@@ -7,6 +7,7 @@ A raw message is what a gateway sends (the simulator sends the same shape)::
      "values": {"flow": 812.0, "speed": 47.5, "occupancy": 18.2},
      "district": "Centre", "lat": 52.37, "lon": 4.89}   # location is optional
 
+The sensor types, their metrics and ranges come from the catalogue (`dataflows.catalogue`).
 `validate` turns it into a `Reading` and at most one `DeadLetter` for what it had to
 reject: a bad metric value is rejected on its own and the message's valid metrics are kept;
 several bad values make one letter that names them. `MessageLimits` bounds what a message
@@ -30,6 +31,8 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, NamedTuple
 
+from dataflows.catalogue.load import default_catalogue
+from dataflows.catalogue.types import Catalogue, Metric
 from dataflows.messages.limits import MessageLimits
 
 Millis = Annotated[int, "epoch milliseconds"]
@@ -38,77 +41,12 @@ Int32 = Annotated[int, "32 bits"]
 """A count that fits 32 bits (stored as `INTEGER`; a plain `int` is a `BIGINT`)."""
 
 
-class Metric(NamedTuple):
-    """One measured quantity of a sensor type, with its unit and physically possible range."""
-
-    name: str
-    unit: str
-    low: float
-    high: float
-    description: str
-    signal: str = "rhythmic"  # kind of signal, picks the default detector
-
-
-_CONDITION = {
-    m.name: m
-    for m in (
-        Metric("vibration_rms", "mm/s", 0, 100, "vibration velocity, RMS", "condition"),
-        Metric("motor_current", "A", 0, 2_000, "motor current", "condition"),
-        Metric("driver_current", "A", 0, 50, "LED driver output current", "condition"),
-        Metric("temperature", "°C", -50, 250, "bearing or driver temperature", "condition"),
-        Metric("pressure", "bar", 0, 25, "discharge pressure", "condition"),
-        Metric("run_hours", "h", 0, 1_000_000, "operating hours counter", "condition"),
-    )
-}
-
-SENSOR_TYPES: dict[str, tuple[Metric, ...]] = {
-    "traffic_loop": (
-        Metric("flow", "veh/h", 0, 10_000, "vehicles per hour over the loop", "count"),
-        Metric("speed", "km/h", 0, 250, "mean vehicle speed"),
-        Metric("occupancy", "%", 0, 100, "share of time the loop is occupied", "count"),
-    ),
-    "air_quality": (
-        Metric("pm25", "µg/m³", 0, 2_000, "fine particulate matter PM2.5"),
-        Metric("no2", "µg/m³", 0, 2_000, "nitrogen dioxide"),
-    ),
-    "noise": (Metric("laeq", "dB(A)", 0, 160, "A-weighted equivalent sound level"),),
-    "energy": (Metric("power", "kW", 0, 100_000, "building electrical load"),),
-    "water": (
-        Metric("pressure", "bar", 0, 25, "network pressure", "steady"),
-        Metric("flow", "m³/h", 0, 100_000, "network flow"),
-    ),
-    **{
-        asset_type: tuple(_CONDITION[name] for name in signals)
-        for asset_type, signals in (
-            ("pump", ("vibration_rms", "motor_current", "temperature", "pressure", "run_hours")),
-            ("lift", ("vibration_rms", "motor_current", "temperature", "run_hours")),
-            ("escalator", ("vibration_rms", "motor_current", "temperature", "run_hours")),
-            ("fan", ("vibration_rms", "motor_current", "temperature", "run_hours")),
-            ("streetlight", ("driver_current", "temperature", "run_hours")),
-        )
-    },
-}
-"""Known sensor types and their metrics. A new sensor of a known type is accepted as is.
-
-The last five are assets (`ASSET_TYPES`): their condition signals feed the maintenance
-models rather than the anomaly detectors.
-"""
-
-ASSET_TYPES = frozenset({"pump", "lift", "escalator", "fan", "streetlight"})
-"""Sensor types that are maintained assets (see `dataflows.flow.maintenance`)."""
-
 ASSET_EVENTS = ("failure", "repair", "maintenance")
 """What a maintenance system reports of an asset: it failed, it is back in service after a
 failure, or a maintenance visit restored it (optionally with the inspected RUL in hours)."""
 
 RECORDED = "recorded"
 """The open sensor type of replayed recordings: any metric name, any finite value."""
-
-METRIC_INDEX: dict[tuple[str, str], Metric] = {
-    (sensor_type, metric.name): metric
-    for sensor_type, metrics in SENSOR_TYPES.items()
-    for metric in metrics
-}
 
 _MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 _MAX_TS_MS = 4_102_444_800_000  # 2100-01-01T00:00:00Z
@@ -336,8 +274,11 @@ def validate(
     source: str,
     origin: tuple[str, int] | None = None,
     limits: MessageLimits = DEFAULT_LIMITS,
+    catalogue: Catalogue | None = None,
 ) -> tuple[Reading | AssetEvent | None, list[DeadLetter]]:
-    """Check a raw message against the schema and `limits`; see the module docstring.
+    """Check a raw message against `catalogue` and `limits`; see the module docstring.
+
+    `catalogue` is the flow's (`CITY_CATALOGUE`), by default `data/catalogue.toml`.
 
     A message with an `event` field is a maintenance message (`validate_event`). The answer
     is a reading (or event) with at most one dead letter, or no reading and one dead letter:
@@ -347,10 +288,12 @@ def validate(
     as their `position`, and the reading carries it for exactly-once writes.
     """
     position = None if origin is None else f"{origin[0]}/{origin[1]}"
+    if catalogue is None:
+        catalogue = default_catalogue()
     if type(raw) is dict and "event" in raw:
-        return validate_event(raw, source, origin, limits)
+        return validate_event(raw, source, origin, limits, catalogue)
     try:
-        return _validate(raw, source, position, origin, limits)
+        return _validate(raw, source, position, origin, limits, catalogue)
     except _Rejected as rejected:
         sensor_id = raw.get("sensor_id") if isinstance(raw, dict) else None
         if text_problem(sensor_id, limits.max_id_chars) is not None:
@@ -366,6 +309,7 @@ def validate_event(
     source: str,
     origin: tuple[str, int] | None = None,
     limits: MessageLimits = DEFAULT_LIMITS,
+    catalogue: Catalogue | None = None,
 ) -> tuple[AssetEvent | None, list[DeadLetter]]:
     """Check a maintenance message; it names its asset, type, time and `event`.
 
@@ -392,7 +336,9 @@ def validate_event(
 
     if id_problem is not None:
         return reject(f"missing_field: asset_id {id_problem}")
-    if asset_type not in ASSET_TYPES:
+    if catalogue is None:
+        catalogue = default_catalogue()
+    if asset_type not in catalogue.asset_types:
         return reject(f"unknown_type: {shown(asset_type)} is not an asset type")
     if kind not in ASSET_EVENTS:
         return reject(f"unknown_event: {shown(kind)} (expected one of {ASSET_EVENTS})")
@@ -419,15 +365,13 @@ class _Rejected(Exception):
         self.reason = reason
 
 
-_RANGES = {key: (metric.low, metric.high) for key, metric in METRIC_INDEX.items()}
-
-
 def _validate(
     raw: Any,
     source: str,
     position: str | None,
     origin: tuple[str, int] | None,
     limits: MessageLimits,
+    catalogue: Catalogue,
 ) -> tuple[Reading | None, list[DeadLetter]]:
     if type(raw) is not dict:
         raise _Rejected(f"not_an_object: got {type(raw).__name__}")
@@ -438,9 +382,7 @@ def _validate(
     if problem is not None:
         raise _Rejected(f"bad_field: sensor_id {problem}")
     sensor_type = raw.get("type")
-    if type(sensor_type) is not str or (
-        sensor_type not in SENSOR_TYPES and sensor_type != RECORDED
-    ):
+    if type(sensor_type) is not str or (sensor_type not in catalogue and sensor_type != RECORDED):
         raise _Rejected(f"unknown_type: {shown(sensor_type)}")
     if sensor_type == RECORDED and not limits.allow_recorded:
         raise _Rejected(
@@ -470,12 +412,12 @@ def _validate(
     good: dict[str, float] = {}
     problems: list[str] = []
     for name, value in values.items():
-        bounds = _RANGES.get((sensor_type, name))
+        metric = catalogue.metric(sensor_type, name)
         # a float in range is finite too: NaN and infinities fail the comparison
-        if bounds is not None and type(value) is float and bounds[0] <= value <= bounds[1]:
+        if metric is not None and type(value) is float and metric.low <= value <= metric.high:
             good[name] = value
             continue
-        reason = _value_problem(sensor_type, name, value, limits)
+        reason = _value_problem(sensor_type, name, metric, value, limits)
         if reason is None:
             good[name] = float(value)
         else:
@@ -508,8 +450,9 @@ def _one_reason(problems: list[str], n_metrics: int) -> str:
     return f"{kind}: {len(problems)} of {n_metrics} metrics rejected: {listed}"
 
 
-def _value_problem(sensor_type: str, name: Any, value: Any, limits: MessageLimits) -> str | None:
-    metric = METRIC_INDEX.get((sensor_type, name))
+def _value_problem(
+    sensor_type: str, name: Any, metric: Metric | None, value: Any, limits: MessageLimits
+) -> str | None:
     if metric is None and not (
         sensor_type == RECORDED and text_problem(name, limits.max_name_chars) is None
     ):

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from dataflows.messages.schema import SENSOR_TYPES, Label
+from dataflows.messages.schema import Label
 
 DAY_MS = 86_400_000
 INTERVAL_MS = 60_000
@@ -72,7 +72,16 @@ _ID_PREFIX = {
     "energy": "energy",
     "water": "water",
 }
-_METRICS = {sensor_type: [m.name for m in metrics] for sensor_type, metrics in SENSOR_TYPES.items()}
+SIMULATED_METRICS = {
+    "traffic_loop": ("flow", "speed", "occupancy"),
+    "air_quality": ("pm25", "no2"),
+    "noise": ("laeq",),
+    "energy": ("power",),
+    "water": ("pressure", "flow"),
+}
+"""The metrics the simulator makes of each of its sensor types (the catalogue must list
+them: the default `data/catalogue.toml` does)."""
+_METRICS = SIMULATED_METRICS
 _DECIMALS = {"flow": 0, "speed": 1, "occupancy": 1, "pm25": 1, "no2": 1, "laeq": 1, "power": 1}
 
 ANOMALY_KINDS = ("spike", "level_shift", "drift", "stuck", "dropout")
@@ -265,7 +274,7 @@ class PartitionSimulator:
         self._mine = {s.index for s in self.sensors}
         # per type, sensors sorted by phase, and where each phase's sensors sit in that order
         self._groups: list[_TypeGroup] = []
-        for sensor_type in SENSOR_TYPES:
+        for sensor_type in SIMULATED_METRICS:
             group = sorted(
                 (s for s in self.sensors if s.type == sensor_type),
                 key=lambda s: (s.phase_ms, s.index),

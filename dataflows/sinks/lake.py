@@ -39,6 +39,7 @@ import zlib
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from dataflows import lake
+from dataflows.catalogue.load import load_catalogue
 from dataflows.flow.dead_letter_limit import DeadLetterLimiter
 from dataflows.flow.isolation import FlowStopped
 from dataflows.lake.rows import Rows
@@ -82,7 +83,7 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
             resume_state,  # type: ignore[arg-type]
         )
         self.compacts = index == 0 and settings.compact_every_s > 0
-        self.con = lake.connect(settings.lake)
+        self.con = lake.connect(settings.lake, catalogue=load_catalogue(settings.catalogue))
         self.committed = lake.committed_offsets(self.con)
         self.buffer = Rows()
         self.replayed = Rows()

@@ -23,7 +23,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
-from dataflows.kafka.client import KafkaRecord, client_config, describe
+from dataflows.kafka.client import KafkaRecord, client_config, describe, ensure_topic
 from dataflows.messages.schema import DataGap, now_ms
 from dataflows.settings import Settings
 
@@ -58,15 +58,19 @@ class KafkaSource(FixedPartitionedSource[KafkaRecord | DataGap, int | None]):
         self.topic = topic
 
     def list_parts(self) -> list[str]:
-        consumer = _consumer(self.settings)
+        settings = self.settings
+        if settings.kafka_create_topics:
+            count = ensure_topic(settings, self.topic, settings.kafka_partitions)
+            return [str(p) for p in range(count)]
+        consumer = _consumer(settings)
         try:
             partitions = consumer.partitions_for_topic(self.topic)
         finally:
             consumer.close()
         if not partitions:
             raise RuntimeError(
-                f"topic {self.topic!r} does not exist at {describe(self.settings)}; "
-                "create it (just produce does) or set CITY_KAFKA_READINGS_TOPIC"
+                f"topic {self.topic!r} does not exist at {describe(settings)}; create it"
+                " (just kafka-topics) or set CITY_KAFKA_CREATE_TOPICS=true"
             )
         return [str(p) for p in sorted(partitions)]
 

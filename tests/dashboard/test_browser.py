@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from dataflows import lake
-from tests.conftest import ROOT, FlowRun
+from tests.conftest import FlowRun
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -50,8 +50,8 @@ def serve(run: FlowRun, tmp_path: Path):
     env = {**run.env, "CITY_DASHBOARD_PORT": str(port)}
     log = tmp_path / "dashboard.log"
     with open(log, "w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "dashboard"], env=env, cwd=ROOT, stdout=out, stderr=out
+        server = subprocess.Popen(  # from elsewhere: the project's .streamlit is not read
+            [sys.executable, "-m", "dashboard"], env=env, cwd=tmp_path, stdout=out, stderr=out
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -89,6 +89,8 @@ def test_overview_in_a_real_browser_shows_the_lakes_figures(served, city_lake, t
         assert value.inner_text().strip() == f"{total:,}"
         reporting = page.locator('[data-testid="stMetric"]', has_text="Sensors reporting")
         assert f"/ {sensors:,}" in reporting.inner_text()
+        assert page.get_by_text("Deploy", exact=True).count() == 0  # no development chrome
+        assert page.locator('[data-testid="stMainMenu"]').count() == 0
         page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
         page.wait_for_timeout(1500)  # let the charts draw
         shot = tmp_path / "overview.png"
@@ -122,3 +124,25 @@ def test_maintenance_page_in_a_real_browser(served_fleet, fleet_lake, tmp_path):
         assert shot.stat().st_size > 20_000
         browser.close()
     print(f"screenshot in {tmp_path}")
+
+
+@pytest.mark.browser
+def test_behind_single_sign_on_the_proxys_user_header_signs_the_actions(city_lake, tmp_path):
+    run = FlowRun(
+        city_lake.lake, {**city_lake.env, "CITY_DASHBOARD_ACTOR_HEADER": "X-Forwarded-User"}
+    )
+    served = serve(run, tmp_path)
+    url = next(served)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_extra_http_headers({"X-Forwarded-User": "dana@city.example"})  # the proxy's
+            page.goto(f"{url}/alerts", wait_until="domcontentloaded")
+            page.get_by_text("Signed in as").wait_for(timeout=60_000)
+            assert "dana@city.example" in page.get_by_text("Signed in as").inner_text()
+            assert page.get_by_label("Your name (unauthenticated)").count() == 0
+            page.screenshot(path=str(tmp_path / "alerts-signed-in.png"), full_page=True)
+            browser.close()
+    finally:
+        next(served, None)

@@ -56,6 +56,11 @@ def test_alert_feed_filters(on_lake):
     at.text_input(key="alert_search").set_value("traffic").run()
     shown = at.dataframe[0].value
     assert len(shown) > 0 and shown["sensor_id"].str.contains("traffic").all()
+    # each sensor's alert links to its drill-down, which opens on that sensor
+    assert (shown["drill_down"] == "sensor?sensor=" + shown["sensor_id"]).all()
+    sensor = AppTest.from_file(str(VIEWS / "sensor.py"), default_timeout=60)
+    sensor.query_params["sensor"] = shown["sensor_id"].iloc[0]
+    assert sensor.run().selectbox(key="sensor_id").value == shown["sensor_id"].iloc[0]
     at.multiselect(key="alert_types").set_value(["water"]).run()
     assert len(at.dataframe[0].value) == 0  # traffic ids of type water: none
 
@@ -144,3 +149,16 @@ def test_alerts_are_acknowledged_and_resolved_for_everyone(on_lake, city_lake):
         .fetchall()
     )
     assert stored == [("acknowledged", 2), ("resolved", 1)]
+    assert table.loc[first, "signed_via"] == "typed"  # and the box says it is unauthenticated
+    assert at.text_input(key="action_actor").label == "Your name (unauthenticated)"
+
+
+def test_behind_single_sign_on_a_request_without_the_user_header_cannot_act(on_lake, monkeypatch):
+    monkeypatch.setenv("CITY_DASHBOARD_ACTOR_HEADER", "X-Forwarded-User")
+    at = page("alerts")
+    assert "action_actor" not in [t.key for t in at.text_input]  # no name to type
+    assert "No `X-Forwarded-User` header" in at.warning[0].value
+    at.radio(key="alert_status").set_value("all").run()
+    at.multiselect(key="action_alerts").set_value([at.dataframe[0].value["alert_id"].iloc[0]])
+    at.button(key="acknowledged").click().run()
+    assert "say who you are" in at.error[0].value

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+
+import psutil
 
 from dataflows import lake
 from online_models.anomaly import DETECTORS
@@ -15,10 +21,15 @@ from tests.conftest import ROOT, city_env
 from tests.dashboard.test_browser import free_port
 
 
-def test_demo_prints_the_url_serves_it_and_stops_cleanly_on_ctrl_c(tmp_path):
+def test_demo_serves_the_dashboard_shows_the_backfill_and_stops_on_ctrl_c_with_one_line(
+    tmp_path,
+):
     port = free_port()
-    env = city_env(tmp_path / "lake", CITY_DASHBOARD_PORT=str(port), CITY_SIM_HOURS="2")
+    # two hours of backfill at full speed, then real time until Ctrl-C, as `just demo` does
+    env = city_env(tmp_path / "lake", CITY_DASHBOARD_PORT=str(port), CITY_SIM_SPEEDUP="1",
+                   CITY_SIM_BACKFILL_HOURS="2")  # fmt: skip
     env.pop("CITY_SIM_START")
+    env.pop("CITY_SIM_HOURS")
     demo = subprocess.Popen(
         [sys.executable, "-m", "dataflows.cli.demo"],
         env=env,
@@ -26,32 +37,53 @@ def test_demo_prints_the_url_serves_it_and_stops_cleanly_on_ctrl_c(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group, as in a terminal
     )
     url = f"http://127.0.0.1:{port}"
-    lines = []
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        line = demo.stdout.readline()
-        lines.append(line)
-        if f"Dashboard: {url}" in line:
-            break
-    assert any(url in line for line in lines), "".join(lines)
-    with urllib.request.urlopen(url, timeout=10) as response:
-        assert response.status == 200
-    while time.monotonic() < deadline:  # the flow writes the backfilled day into the lake
-        if lake.count_rows(tmp_path / "lake") > 0:
-            break
-        time.sleep(0.5)
-    demo.send_signal(signal.SIGINT)
-    out, _ = demo.communicate(timeout=60)
+    output: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(
+        target=lambda: [output.put(c) for c in iter(lambda: demo.stdout.read(1), "")]
+    )
+    reader.start()
+    seen = ""
+    deadline = time.monotonic() + 120
+    try:
+        while "; now live" not in seen:  # the backfill's progress, to its end
+            assert time.monotonic() < deadline and demo.poll() is None, seen
+            with contextlib.suppress(queue.Empty):
+                seen += output.get(timeout=1)
+        assert f"Dashboard: {url}" in seen, seen
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+        assert "[demo] backfill [" in seen
+        assert lake.count_rows(tmp_path / "lake") > 0  # the backfill shown is in the lake
+        os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
+        demo.wait(timeout=60)
+    finally:
+        if demo.poll() is None:  # a failed test: the demo and its children, at once
+            for child in psutil.Process(demo.pid).children(recursive=True):
+                child.kill()
+            demo.kill()
+    reader.join(timeout=10)
+    out = seen + _drain(output)
     assert demo.returncode == 0, out
-    assert "stopped." in out
+    # after Ctrl-C: one line while stopping, one when stopped, no trace of either process
+    assert out.endswith("\nstopping the flow and the dashboard ...\nstopped.\n"), out
+    for trace in ("Traceback", "panicked", "KeyboardInterrupt", "RUST_BACKTRACE"):
+        assert trace not in out, out
     time.sleep(0.5)
     try:
         urllib.request.urlopen(url, timeout=2)
         raise AssertionError("the dashboard still answers after Ctrl-C")
     except OSError:
         pass
+
+
+def _drain(output: queue.Queue[str]) -> str:
+    chars = []
+    while not output.empty():
+        chars.append(output.get_nowait())
+    return "".join(chars)
 
 
 def test_bench_prints_its_figures_as_one_json_object():

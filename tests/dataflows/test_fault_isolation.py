@@ -18,16 +18,18 @@ from bytewax.testing import run_main
 from river import base
 
 from dataflows import lake
+from dataflows.catalogue.load import load_catalogue
 from dataflows.flow import city
 from dataflows.flow import maintenance as maintenance_logic
 from dataflows.flow import sensors as sensor_logic
 from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import FlowStopped, StepGuard
-from dataflows.messages.schema import ASSET_TYPES
 from dataflows.settings import Settings
 from online_models.anomaly import DEFAULT_PLAN, DETECTORS, DetectorPlan
 from online_models.maintenance import RemainingLife
 from tests.conftest import city_env, start_flow
+
+ASSETS = tuple(load_catalogue().asset_types)
 
 CITY = {
     "CITY_SIM_SENSORS": "30",
@@ -117,7 +119,7 @@ def test_a_detector_that_raises_costs_the_reading_and_resets_the_sensors_models(
                for _, _, reason, _ in errors)  # fmt: skip
     hit = {(json.loads(p)["sensor_id"], json.loads(p)["ts_ms"]) for *_, p in errors}
     assert missing_readings(baseline, faulty) == hit  # exactly those, nothing else lost
-    scored = [v for s, _, _, v in faulty["readings"] if not s.startswith(tuple(ASSET_TYPES))]
+    scored = [v for s, _, _, v in faulty["readings"] if not s.startswith(ASSETS)]
     assert scored and not any(poisoned(v) for v in scored)
     resets = [r for r in faulty["resets"] if r[0] == "sensors"]
     assert sorted(r[4] for r in resets) == sorted(p for _, p, _, _ in errors)
@@ -178,7 +180,9 @@ def test_a_row_that_cannot_be_written_is_dead_lettered_and_the_rest_stored(
     monkeypatch.setattr(
         sensor_logic,
         "sensor_unit",
-        lambda sensor_type: {"broken": True} if sensor_type == "energy" else unit(sensor_type),
+        lambda sensor_type, catalogue: (
+            {"broken": True} if sensor_type == "energy" else unit(sensor_type, catalogue)
+        ),
     )
     faulty = run(tmp_path / "lake")
     errors = internal_errors(faulty, "lake")
@@ -190,10 +194,10 @@ def test_a_row_that_cannot_be_written_is_dead_lettered_and_the_rest_stored(
 def test_a_validation_that_raises_costs_the_message(baseline, tmp_path, monkeypatch):
     validate = city.validate
 
-    def fragile(raw, source, origin, limits):
+    def fragile(raw, source, origin, limits, catalogue):
         if isinstance(raw, dict) and raw.get("sensor_id") == "noise-00003":
             raise RuntimeError("validation bug")
-        return validate(raw, source, origin, limits)
+        return validate(raw, source, origin, limits, catalogue)
 
     monkeypatch.setattr(city, "validate", fragile)
     faulty = run(tmp_path / "lake")

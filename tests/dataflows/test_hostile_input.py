@@ -9,14 +9,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dataflows.catalogue.load import load_catalogue
 from dataflows.flow.city import decode_batch, validate_batch
 from dataflows.kafka.client import KAFKA_LIMITS, KafkaRecord, decode
 from dataflows.lake.rows import Rows
 from dataflows.messages.limits import MessageLimits
-from dataflows.messages.schema import SENSOR_TYPES, SourceRecord, validate
+from dataflows.messages.schema import SourceRecord, validate
 from tests.hostile import HOSTILE, JSONISH, WIRE_HOSTILE, reading
 
-VALID = st.sampled_from(sorted(SENSOR_TYPES)).flatmap(
+CATALOGUE = load_catalogue()
+VALID = st.sampled_from(sorted(CATALOGUE.types)).flatmap(
     lambda sensor_type: st.fixed_dictionaries(
         {
             "sensor_id": st.from_regex(r"[a-z]{3,8}-[0-9]{1,4}", fullmatch=True),
@@ -25,7 +27,7 @@ VALID = st.sampled_from(sorted(SENSOR_TYPES)).flatmap(
             "values": st.fixed_dictionaries(
                 {
                     m.name: st.floats(m.low, m.high, allow_nan=False)
-                    for m in SENSOR_TYPES[sensor_type]
+                    for m in CATALOGUE.metrics(sensor_type)
                 }
             ),
         }

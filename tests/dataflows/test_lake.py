@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 from dataflows import lake
+from dataflows.catalogue.load import load_catalogue
 from dataflows.lake.rows import Rows
-from dataflows.messages.schema import SENSOR_TYPES
 
 T0 = 1767600000000
 
@@ -20,13 +20,15 @@ def files(folder, table: str = "readings") -> list:
 
 
 def test_schema_is_idempotent_and_complete(tmp_path):
-    first = lake.connect(tmp_path)
+    catalogue = load_catalogue()
+    first = lake.connect(tmp_path, catalogue=catalogue)
     lake.ensure_schema(first)
     tables = {t for (t,) in first.sql("SHOW TABLES").fetchall()}
     assert set(lake.TABLES) <= tables
-    known = sum(len(metrics) for metrics in SENSOR_TYPES.values())
+    known = sum(len(t.metrics) for t in catalogue.types.values())
     assert first.sql("SELECT count(*) FROM metrics").fetchone()[0] == known == 29
-    second = lake.connect(tmp_path)  # a second writer: nothing created twice
+    assert first.sql("SELECT count(*) FROM sensor_types").fetchone()[0] == 10
+    second = lake.connect(tmp_path, catalogue=catalogue)  # a second writer: nothing twice
     assert second.sql("SELECT count(*) FROM metrics").fetchone()[0] == known
 
 

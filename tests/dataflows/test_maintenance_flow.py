@@ -243,11 +243,32 @@ def test_maintenance_page_shows_the_fleet(fleet_lake: FlowRun, fleet_con, monkey
     assert not at.exception, [e.value for e in at.exception]
     shown = {m.label: m.value for m in at.metric}
     assets = fleet_con.sql("SELECT count(DISTINCT asset_id) FROM maintenance_predictions")
-    assert shown["Assets with predictions"] == str(assets.fetchone()[0])
-    ranked = at.dataframe[0].value  # assets by risk
+    assets_count = assets.fetchone()[0]
+    assert shown["Assets with predictions"] == str(assets_count)
+
+    def frame(column: str):  # the page's table that has `column` (AppTest shows no keys)
+        found = [f.value for f in at.dataframe if column in f.value.columns]
+        return found[0] if found else None
+
+    ranked = frame("failure_prob")  # assets in service, by risk
     assert list(ranked["failure_prob"]) == sorted(ranked["failure_prob"], reverse=True)
     assert ranked["true_rul"].notna().all()  # the simulator's truth is shown
-    failures = at.dataframe[1].value  # failures
+    # an asset whose last event is a failure is down: listed apart, out of the ranking
+    down = {
+        asset_id
+        for asset_id, last in fleet_con.sql(
+            "SELECT asset_id, arg_max(kind, ts) FROM maintenance_events"
+            " WHERE asset_id IS NOT NULL AND kind IN ('failure', 'repair', 'maintenance')"
+            " GROUP BY 1"
+        ).fetchall()
+        if last == "failure"
+    }
+    down_table = frame("down_since")
+    listed = set() if down_table is None else set(down_table["asset_id"])
+    assert listed == down and not down & set(ranked["asset_id"])
+    assert shown["Assets down"] == str(len(down))
+    assert len(ranked) + len(down) == assets_count
+    failures = frame("failure_ts")
     assert len(failures) == maintenance_scoring.score(fleet_con)["failures"]
     at.selectbox(key="asset_id").set_value(ranked["asset_id"].iloc[-1]).run(timeout=60)
     assert not at.exception

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pickle
 from collections import Counter
 
-from dataflows.messages.schema import ASSET_TYPES, SENSOR_TYPES, Label, validate
+from dataflows.catalogue.load import load_catalogue
+from dataflows.messages.schema import Label, validate
 from dataflows.simulator.city import (
     ANOMALY_KINDS,
     DAY_MS,
@@ -40,7 +41,7 @@ def test_every_sensor_type_reports_valid_values_with_units_and_location():
     out = run(hours=1)
     readings = [validate(m, "t")[0] for m in out if isinstance(m, dict)]
     readings = [r for r in readings if r is not None]
-    assert {r.type for r in readings} == set(SENSOR_TYPES) - ASSET_TYPES
+    assert {r.type for r in readings} == load_catalogue().sensor_types
     assert all(r.district and r.lat and r.lon for r in readings)
     per_sensor = Counter(r.sensor_id for r in readings)
     assert 55 <= max(per_sensor.values()) <= 62  # about one a minute

@@ -77,6 +77,7 @@ def test_just_evaluate_simulator_prints_reports_and_stores(tmp_path, monkeypatch
     figures = json.loads(out.out)
     assert figures["sensors"] == 30 and figures["labels"] > 0 and "spike" in figures["kinds"]
     assert "[evaluate] simulating 30 sensors" in out.err  # progress is shown
+    assert "[evaluate] simulated [##############################] 12.0 of 12 h" in out.err
     (report,) = (tmp_path / "reports").glob("evaluate-simulator-*.html")
     text = report.read_text()
     assert "Simulator ground truth" in text and "plotly" in text and "<td>spike</td>" in text
