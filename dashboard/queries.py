@@ -198,15 +198,16 @@ def alerts(
         f"""
         SELECT a.opened_at, a.closed_at,
                CASE WHEN a.closed_at IS NULL THEN 'open' ELSE 'closed' END AS status,
-               a.sensor_id, a.sensor_type,
+               a.sensor_id,
+               CASE WHEN a.kind <> 'city_event'
+                    THEN 'sensor?sensor=' || url_encode(a.sensor_id) END AS drill_down,
+               a.sensor_type,
                CASE WHEN a.kind = 'city_event' THEN a.sensor_id ELSE s.district END AS district,
                a.metrics, a.peak_score,
                a.anomalous_readings, a.kind, a.severity, a.detector, a.detail, a.model_version,
                coalesce(h.handling, 'new') AS handling, h.handled_by, h.signed_via,
                h.handled_at, h.note,
-               a.alert_id,
-               CASE WHEN a.kind <> 'city_event'
-                    THEN 'sensor?sensor=' || url_encode(a.sensor_id) END AS drill_down
+               a.alert_id
         FROM alerts a LEFT JOIN sensors s USING (sensor_id)
         LEFT JOIN (
             SELECT alert_id, arg_max(action, acted_at) AS handling,

@@ -24,6 +24,7 @@ from typing import IO
 
 from dataflows import dashboard_server
 from dataflows.cli import console
+from dataflows.cli.startup import check
 from dataflows.lake.progress import LakeProgress
 from dataflows.settings import Settings
 
@@ -113,6 +114,7 @@ def _stop(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:
 def main() -> int:
     env = {**DEMO_DEFAULTS, **os.environ}
     settings = Settings.from_env(env)
+    check(settings)  # a bad catalogue or an absent broker: one line, before anything starts
     # Ctrl-C must reach the demo even if it was started with SIGINT ignored; the children run
     # in their own process groups, so the demo alone decides how they stop
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -103,16 +103,19 @@ def test_a_missing_catalogue_says_so(tmp_path):
         load_catalogue(tmp_path / "nowhere.toml")
 
 
-def test_a_bad_catalogue_stops_the_flow_at_start_with_one_line(tmp_path):
+@pytest.mark.parametrize("command", ["flow", "demo", "replay"])
+def test_a_bad_catalogue_stops_a_command_at_start_with_one_line(tmp_path, command):
     env = {"PATH": "/usr/bin:/bin", "CITY_CATALOGUE": str(tmp_path / "nowhere.toml"),
            "CITY_LAKE": str(tmp_path / "lake")}  # fmt: skip
+    args = [str(tmp_path / "*.csv")] if command == "replay" else []
+    (tmp_path / "a.csv").write_text("timestamp,value\n2026-01-05T00:00:00Z,1\n")
     result = subprocess.run(
-        [sys.executable, "-m", "dataflows.cli.flow"], env=env, cwd=ROOT,
+        [sys.executable, "-m", f"dataflows.cli.{command}", *args], env=env, cwd=ROOT,
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert result.returncode != 0
-    assert result.stderr.strip().splitlines() == [
-        f"[flow] error: {tmp_path / 'nowhere.toml'}: cannot read the catalogue:"
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1:] == [
+        f"[{command}] error: {tmp_path / 'nowhere.toml'}: cannot read the catalogue:"
         " No such file or directory"
     ]
 
@@ -203,3 +206,19 @@ def test_a_type_added_to_the_catalogue_runs_end_to_end_and_a_wider_range_keeps_t
     assert "parking in Centre · units: occupied_bays bays, free_share %" in [
         c.value for c in sensor.caption
     ]
+
+
+def test_an_asset_type_with_its_own_horizon_warns_over_it(tmp_path):
+    from dataflows.flow.city import maintenance_config
+    from dataflows.flow.maintenance import MaintenanceLogic
+
+    path = tmp_path / "city.toml"
+    path.write_text(DEFAULT_CATALOGUE.read_text().replace(
+        '[types.fan]\ndescription = "ventilation fan (tunnels, car parks)"\nasset = true\n',
+        '[types.fan]\ndescription = "ventilation fan (tunnels, car parks)"\nasset = true\n'
+        "horizon_h = 24\n",
+    ))  # fmt: skip
+    config = maintenance_config(Settings.from_env({}), load_catalogue(path))
+    logic = MaintenanceLogic(config)
+    assert logic._new_model("fan").horizon == 24.0
+    assert logic._new_model("pump").horizon == Settings.from_env({}).maintenance_horizon_h
