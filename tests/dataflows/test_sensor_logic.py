@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
-from dataflows.flow.sensors import SensorConfig, SensorLogic
+from dataflows.flow.sensors import CORROBORATION, DEVICE_ALONE_MS, SensorConfig, SensorLogic
 from dataflows.lake.rows import Rows
 from dataflows.messages.schema import Reading
 
@@ -172,3 +173,17 @@ def test_a_sensor_has_at_most_max_metrics_metrics():
     assert reasons(rows) == []
     (rows,), _ = logic.on_batch([first._replace(ts_ms=T0 + 2000, values={"d": 1.0, "a": 2.0})])
     assert reasons(rows) == ["too_many_metrics"] and rows.readings == []
+
+
+def test_a_long_device_alarm_needs_a_metric_of_its_own_to_flag():
+    state = SimpleNamespace(device_alarm_since=None)
+    ordinary = [("a", 1.0, 0.1, False), ("b", 2.0, 0.2, False)]
+    unusual = [("a", 1.0, CORROBORATION + 0.1, False), ("b", 2.0, 0.2, False)]
+    flag = SensorLogic._device_flag
+    assert not flag(state, 0, 0.5, ordinary)  # below the device threshold
+    assert flag(state, 1_000, 0.9, ordinary)  # an alarm begins: the joint distance suffices
+    assert flag(state, 1_000 + DEVICE_ALONE_MS, 0.9, ordinary)
+    assert not flag(state, 2_000 + DEVICE_ALONE_MS, 0.9, ordinary)  # long, uncorroborated
+    assert flag(state, 3_000 + DEVICE_ALONE_MS, 0.9, unusual)  # a metric of its own agrees
+    assert not flag(state, 4_000 + DEVICE_ALONE_MS, 0.5, ordinary)  # the alarm ends
+    assert flag(state, 5_000 + DEVICE_ALONE_MS, 0.9, ordinary)  # a new one begins
