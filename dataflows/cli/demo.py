@@ -161,9 +161,9 @@ def main() -> int:
     except KeyboardInterrupt:
         for relay in relays:
             relay.quiet = True
-        print("\nstopping the flow and the dashboard ...", flush=True)
+        print("\nstopping the flow and the dashboard ...", end="", flush=True)
         _stop(processes)
-        print("stopped.", flush=True)
+        print(" stopped.", flush=True)
         return 0
     finally:  # whatever ends the demo, its children end with it
         _stop(processes)

@@ -67,8 +67,8 @@ def test_demo_serves_the_dashboard_shows_the_backfill_and_stops_on_ctrl_c_with_o
     reader.join(timeout=10)
     out = seen + _drain(output)
     assert demo.returncode == 0, out
-    # after Ctrl-C: one line while stopping, one when stopped, no trace of either process
-    assert out.endswith("\nstopping the flow and the dashboard ...\nstopped.\n"), out
+    # after Ctrl-C: one line, finished when both have stopped, no trace of either process
+    assert out.endswith("\nstopping the flow and the dashboard ... stopped.\n"), out
     for trace in ("Traceback", "panicked", "KeyboardInterrupt", "RUST_BACKTRACE"):
         assert trace not in out, out
     time.sleep(0.5)
