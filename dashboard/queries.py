@@ -33,11 +33,12 @@ page: the overview's sensor figures leave them out."""
 def data_now(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """The lake's present: the time up to which most sensors have reported; None if empty.
 
-    That is the median over the sensors (assets aside) of each one's newest reading of the
-    last day. Not the newest reading of all: while a flow catches up (the demo's backfill, a
-    restart, a replay), its partitions reach the lake unevenly, and measured from the one
-    furthest ahead the others would look silent. A lake whose readings are gone (retention)
-    has its newest one-minute aggregate instead.
+    That is the median over the sensors (assets aside) of each one's newest reading within
+    the hour before the newest of all. Not the newest reading of all: while a flow catches
+    up (the demo's backfill, a restart, a replay), its partitions reach the lake unevenly, and
+    measured from the one furthest ahead the others would look silent. An hour bounds the
+    rows read on every refresh. A lake whose readings are gone (retention) has its newest
+    one-minute aggregate instead.
     """
     return one(
         con.execute(
@@ -49,7 +50,7 @@ def data_now(con: duckdb.DuckDBPyConnection) -> datetime | None:
                 SELECT max(ts) AS ts FROM sensors_only
             ), latest AS (
                 SELECT max(s.ts) AS ts FROM sensors_only s, newest
-                WHERE s.ts > newest.ts - INTERVAL 1 DAY GROUP BY s.sensor_id
+                WHERE s.ts > newest.ts - INTERVAL 1 HOUR GROUP BY s.sensor_id
             )
             SELECT coalesce(
                 (SELECT quantile_disc(ts, 0.5) FROM latest),

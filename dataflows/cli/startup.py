@@ -7,6 +7,8 @@ finds them first; `dataflows.cli.console` prints any of them as one line and exi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dataflows.catalogue.load import load_catalogue
 from dataflows.settings import Settings
 
@@ -78,6 +80,4 @@ def kafka_topics(settings: Settings, create: bool = True) -> dict[str, int]:
 
 
 def _with_servers(settings: Settings, servers: str) -> Settings:
-    from dataclasses import replace
-
     return replace(settings, kafka_bootstrap_servers=servers)

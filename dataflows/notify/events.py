@@ -44,29 +44,29 @@ def alert_events(con: duckdb.DuckDBPyConnection, since_ms: int) -> list[dict[str
         " WHERE acted_at > $since AND list_contains($ids, alert_id)",
         {"since": since, "ids": list(alerts)},
     ).fetchall()
+    carried = {alert_id: _alert_json(alert) for alert_id, alert in alerts.items()}
     events = []
-    for alert in alerts.values():
-        public = alerts_public(alert)
-        opened, closed = public["opened_at"], public["closed_at"]
+    for alert_id, alert in carried.items():
+        opened, closed = alert["opened_at"], alert["closed_at"]
         if opened > since_ms:
-            events.append(_event(f"{alert['alert_id']}:opened", "opened", opened, public))
+            events.append(_event(f"{alert_id}:opened", "opened", opened, alert))
         if closed is not None and closed > since_ms:
-            events.append(_event(f"{alert['alert_id']}:closed", "closed", closed, public))
+            events.append(_event(f"{alert_id}:closed", "closed", closed, alert))
     for alert_id, action, actor, acted_at, note, source in actions:
         at = _ms(acted_at)
-        event = _event(f"{alert_id}:{action}:{at}", action, at, alerts_public(alerts[alert_id]))
+        event = _event(f"{alert_id}:{action}:{at}", action, at, carried[alert_id])
         event.update(actor=actor, actor_source=source or "typed", note=note)
         events.append(event)
     return sorted(events, key=lambda e: (e["at"], e["event_id"]))
 
 
-def alerts_public(alert: dict[str, Any]) -> dict[str, Any]:
+def _alert_json(alert: dict[str, Any]) -> dict[str, Any]:
     """An alert row as the JSON an event carries (times in epoch ms, metrics as a list)."""
-    public = {
+    carried = {
         key: (_ms(value) if isinstance(value, datetime) else value) for key, value in alert.items()
     }
-    public["metrics"] = [m for m in (alert["metrics"] or "").split(",") if m]
-    return public
+    carried["metrics"] = [m for m in (alert["metrics"] or "").split(",") if m]
+    return carried
 
 
 def _event(event_id: str, kind: str, at: int, alert: dict[str, Any]) -> dict[str, Any]:
