@@ -73,13 +73,13 @@ class Notifier:
         if not self.channels or not lake.is_ready(self.lake_path):
             return counts
         now = int(time.time() * 1000)
-        con = lake.connect(self.lake_path)
+        rows: list[tuple] = []
+        con = lake.connect(self.lake_path, read_only=True)  # most passes only read
         try:
             events = alert_events(con, now - self.lookback_ms)
             if not events:
                 return counts
             attempts = self._attempts(con, [e["event_id"] for e in events])
-            rows: list[tuple] = []
             waiting: set[tuple[str, str]] = set()  # (alert, channel) with an event not done
             for event in events:  # oldest first
                 for channel in self.channels:
@@ -98,12 +98,20 @@ class Notifier:
                         if tried[-1][3] != "failed":  # sent or given up: the next may go
                             continue
                     waiting.add(order)  # one alert's events reach a channel in order
-            if rows:
-                with lake.writer_lock(self.lake_path), lake.transaction(con):
-                    lake.insert(con, "alert_deliveries", rows)
         finally:
             con.close()
+        if rows:
+            self._record(rows)
         return counts
+
+    def _record(self, rows: list[tuple]) -> None:
+        """Append delivery rows to the lake, taking the writers' lock as the flow does."""
+        con = lake.connect(self.lake_path)
+        try:
+            with lake.writer_lock(self.lake_path), lake.transaction(con):
+                lake.insert(con, "alert_deliveries", rows)
+        finally:
+            con.close()
 
     def _attempt(
         self, channel: Channel, event: dict, failures: int, counts: dict[str, int]
