@@ -379,6 +379,7 @@ class SensorLogic(StatefulBatchLogic):
         models = state.models
         explain = state.alerts.open_alert is None
         own: list[tuple[str, float, float, bool]] = []  # each metric on its own
+        top_own = 0.0
         for metric, value in reading.values.items():
             model = models.get(metric)
             if model is None:
@@ -389,13 +390,14 @@ class SensorLogic(StatefulBatchLogic):
             detector, threshold = model.detector, model.threshold
             score = detector.score_one(x)
             is_anomaly = threshold.classify(score)
-            if is_anomaly and explain and score >= max((o[2] for o in own), default=0.0):
+            if is_anomaly and explain and score >= top_own:
                 driving = _driver(detector, x)
                 state.detector_of_alert = type(driving).__name__
                 state.kind_of_alert = alert_kind(driving)
             detector.learn_one(x)
             threshold.learn_one(score)
             own.append((metric, value, score, is_anomaly))
+            top_own = max(top_own, score)
         device_flag = self._device_flag(state, ts, device_score, own)
         top_score = 0.0
         scored = []
