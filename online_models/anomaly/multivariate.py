@@ -85,7 +85,7 @@ class DeviceDistance(base.AnomalyDetector):
         self,
         warmup: int = 400,
         shrinkage: float = 1.0,
-        smoothing: float = 0.95,
+        smoothing: float = 0.92,
         alarm_ratio: float = 1.15,
         alpha: float = 0.001,
         drift_lag: int = 20,
