@@ -15,7 +15,7 @@ demo: _venv
     {{python}} -m dataflows.cli.demo
 
 # run the whole test suite (real lake, real browser)
-test *args: _venv _chromium _kcat
+test *args: _venv _chromium _kcat _postgres
     {{python}} -m pytest "$@"
 
 # run the city flow with Bytewax recovery on (pass -w, or -i/-a, after `just flow`)
@@ -74,6 +74,19 @@ lock: _venv
         --python-platform x86_64-manylinux_2_31 --custom-compile-command "just lock" \
         --annotation-style line -o requirements.lock
 
+# install Debian's PostgreSQL server when missing (the lake's catalog on a server)
+_postgres:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && exit 0
+    if [ "$(id -u)" = 0 ]; then
+        echo "installing Debian's postgresql for the lake's server catalog ..."
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        echo "the lake's server catalog needs Debian's postgresql: sudo apt-get install postgresql" >&2
+        exit 1
+    fi
+
 # install Debian's chromium for the browser test when missing
 _kcat:
     #!/usr/bin/env bash
@@ -102,6 +115,22 @@ _chromium:
 kafka: _venv
     {{python}} -m dataflows.cli.kafka_broker start
     {{python}} -m dataflows.cli.kafka_topics
+
+# start a local PostgreSQL on 127.0.0.1:CITY_POSTGRES_PORT (5432) for the lake's catalog
+postgres: _venv _postgres
+    {{python}} -m dataflows.cli.postgres_server start
+
+# stop the local PostgreSQL
+postgres-stop: _venv
+    {{python}} -m dataflows.cli.postgres_server stop
+
+# start a local S3-compatible store (S3Proxy) on 127.0.0.1:CITY_S3_PORT (9400) for the lake's files
+s3: _venv
+    {{python}} -m dataflows.cli.s3_server start
+
+# stop the local S3 store
+s3-stop: _venv
+    {{python}} -m dataflows.cli.s3_server stop
 
 # send alert events to the webhooks and e-mail of CITY_ALERT_CHANNELS (--once: one pass)
 notify *args: _venv

@@ -60,6 +60,7 @@ def setting(default: Any, env: str, doc: str, **spec: Any) -> Any:
 
 
 KAFKA = {"group": "kafka"}
+LAKE = {"group": "lake"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,82 @@ class Settings:
         DEFAULT_LAKE,
         "CITY_LAKE",
         "lake folder: `catalog.sqlite` (DuckLake catalog) and `files/` (Parquet)",
+    )
+    lake_catalog: str = setting(
+        "",
+        "CITY_LAKE_CATALOG",
+        "the lake's catalog on PostgreSQL, e.g. `postgresql://city@db.example:5432/city`;"
+        " unset = SQLite in `CITY_LAKE`",
+        shown="unset",
+        **LAKE,
+    )
+    lake_catalog_password: str | None = setting(
+        None,
+        "CITY_LAKE_CATALOG_PASSWORD",
+        "the catalog's PostgreSQL password, or a file holding it; never logged nor stored",
+        secret=True,
+        **LAKE,
+    )
+    lake_data: str = setting(
+        "",
+        "CITY_LAKE_DATA",
+        "where the lake's Parquet files go, e.g. `s3://city-lake/prod/`; unset = `files/`"
+        " in `CITY_LAKE`",
+        shown="unset",
+        **LAKE,
+    )
+    s3_endpoint: str = setting(
+        "",
+        "CITY_S3_ENDPOINT",
+        "`host:port` of an S3-compatible object store; unset = Amazon S3",
+        shown="unset",
+        **LAKE,
+    )
+    s3_region: str = setting("us-east-1", "CITY_S3_REGION", "the bucket's region", **LAKE)
+    s3_url_style: str = setting(
+        "auto",
+        "CITY_S3_URL_STYLE",
+        "`path` (`endpoint/bucket/key`) or `vhost` (`bucket.endpoint/key`); `auto` = `path`"
+        " with `CITY_S3_ENDPOINT`, else `vhost`",
+        choices=("auto", "path", "vhost"),
+        **LAKE,
+    )
+    s3_use_ssl: bool = setting(True, "CITY_S3_USE_SSL", "HTTPS to the object store", **LAKE)
+    s3_key_id: str | None = setting(None, "CITY_S3_KEY_ID", "the access key id", **LAKE)
+    s3_secret: str | None = setting(
+        None,
+        "CITY_S3_SECRET",
+        "the secret access key, or a file holding it; never logged nor stored",
+        secret=True,
+        **LAKE,
+    )
+    postgres_port: int = setting(
+        5432,
+        "CITY_POSTGRES_PORT",
+        "port of the local PostgreSQL started by `just postgres`",
+        minimum=1,
+        maximum=65_535,
+        **LAKE,
+    )
+    postgres_home: Path = setting(
+        PROJECT_ROOT / "data" / "postgres",
+        "CITY_POSTGRES_HOME",
+        "where `just postgres` keeps its cluster, password and log",
+        **LAKE,
+    )
+    s3_port: int = setting(
+        9400,
+        "CITY_S3_PORT",
+        "port of the local S3 server started by `just s3`",
+        minimum=1,
+        maximum=65_535,
+        **LAKE,
+    )
+    s3_home: Path = setting(
+        PROJECT_ROOT / "data" / "s3",
+        "CITY_S3_HOME",
+        "where `just s3` keeps its jars, buckets, secret and log",
+        **LAKE,
     )
     catalogue: Path = setting(
         DEFAULT_CATALOGUE,
@@ -457,7 +534,8 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values of these settings, which no log line may show."""
-        return tuple(s for s in (self.kafka_sasl_password,) if s)
+        candidates = (self.kafka_sasl_password, self.lake_catalog_password, self.s3_secret)
+        return tuple(s for s in candidates if s)
 
     def message_limits(self, source: str) -> MessageLimits:
         """What one message from `source` ("kafka", "simulator", "replay") may cost."""

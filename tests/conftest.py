@@ -151,3 +151,63 @@ def kafka(tmp_path_factory: pytest.TempPathFactory):
     kafka_broker.start(broker)
     yield broker
     kafka_broker.stop(broker)
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the whole session (started with the recipe's code).
+
+    Its home is outside pytest's folder, which only root may enter: PostgreSQL runs as
+    the `postgres` user when the tests run as root.
+    """
+    import shutil
+    import tempfile
+
+    from dataflows.servers import postgres as pg
+
+    server = pg.PostgresServer(Path(tempfile.mkdtemp(prefix="city-test-postgres-")), free_port())
+    pg.start(server)
+    yield server
+    pg.stop(server)
+    shutil.rmtree(server.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory):
+    """A real S3-compatible server (S3Proxy) for the whole session."""
+    from dataflows.servers import s3 as s3_server
+
+    server = s3_server.S3Server(tmp_path_factory.mktemp("s3"), free_port())
+    s3_server.start(server)
+    yield server
+    s3_server.stop(server)
+
+
+def server_lake_env(postgres, s3, lake: Path, name: str, **overrides: str) -> dict[str, str]:
+    """`city_env` for a lake whose catalog is on `postgres` and files on `s3`.
+
+    Each `name` is a lake of its own: a database of its name, files under `name/`.
+    """
+    from dataflows.servers import postgres as pg
+    from dataflows.servers import s3 as s3_server
+
+    pg.create_database(postgres, name)
+    servers = {
+        "CITY_LAKE_CATALOG": postgres.database_url(name),
+        "CITY_LAKE_CATALOG_PASSWORD_FILE": str(postgres.password_file),
+        "CITY_LAKE_DATA": f"s3://{s3_server.BUCKET}/{name}/",
+        "CITY_S3_ENDPOINT": s3.endpoint,
+        "CITY_S3_USE_SSL": "false",
+        "CITY_S3_KEY_ID": s3_server.KEY_ID,
+        "CITY_S3_SECRET_FILE": str(s3.secret_file),
+    }
+    return city_env(lake, **{**servers, **overrides})

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard.lake_access import clear_cache, lake_ready, query, settings
+from dashboard.lake_access import address, clear_cache, lake_ready, query, settings
 from dataflows.lake import alert_actions
 
 st.title("Alerts")
@@ -82,7 +82,7 @@ if lake_ready():
     if clicked:
         try:
             count = alert_actions.record(
-                settings().lake, chosen, clicked[0], actor, text, actor_source=source
+                address(), chosen, clicked[0], actor, text, actor_source=source
             )
         except ValueError as error:
             st.error(str(error))

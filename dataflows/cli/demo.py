@@ -22,7 +22,7 @@ import time
 import urllib.request
 from typing import IO
 
-from dataflows import dashboard_server
+from dataflows import dashboard_server, lake
 from dataflows.cli import console
 from dataflows.cli.startup import check
 from dataflows.lake.progress import LakeProgress
@@ -78,7 +78,10 @@ class _Backfill:
         hours = settings.sim_backfill_hours if settings.sim_start is None else 0.0
         end_ms = time.time() * 1000
         self.progress = LakeProgress(
-            settings.lake, end_ms - hours * 3_600_000, end_ms, "[demo] backfill"
+            lake.LakeAddress.from_settings(settings),
+            end_ms - hours * 3_600_000,
+            end_ms,
+            "[demo] backfill",
         )
         self.finished = hours <= 0
         self.shown = 0.0

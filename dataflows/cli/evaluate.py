@@ -37,6 +37,7 @@ from dataflows.evaluation.skab import (
 )
 from dataflows.evaluation.zoo import COLUMNS as ZOO_COLUMNS
 from dataflows.evaluation.zoo import evaluate_zoo, zoo_report
+from dataflows.lake.address import LakeAddress
 from dataflows.settings import PROJECT_ROOT, Settings
 
 
@@ -99,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         report = simulator_report(figures, args.report)
     print(f"[evaluate] report: {report}", file=sys.stderr)
     if not args.no_store:
-        lake_path = Settings.from_env().lake
-        store_summary(lake_path, args.dataset, figures)
-        print(f"[evaluate] figures appended to `evaluations` in {lake_path}", file=sys.stderr)
+        address = LakeAddress.from_settings(Settings.from_env())
+        store_summary(address, args.dataset, figures)
+        print(f"[evaluate] figures appended to `evaluations` in {address}", file=sys.stderr)
     if args.json:
         print(json.dumps({k: v for k, v in figures.items() if k not in ("curve", "series")}))
     elif args.dataset == "skab":

@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 
+from dataflows import lake
 from dataflows.cli import console
 from dataflows.cli.startup import StartupError
 from dataflows.notify.config import ChannelsError, load_channels
@@ -30,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     except ChannelsError as error:
         raise StartupError(str(error)) from None
     names = ", ".join(c.name for c in channels) or "none"
-    print(f"[notify] lake {settings.lake}; channels: {names}", file=sys.stderr, flush=True)
+    address = lake.LakeAddress.from_settings(settings)
+    print(f"[notify] lake {address}; channels: {names}", file=sys.stderr, flush=True)
     notifier = Notifier(
-        settings.lake,
+        address,
         channels,
         lookback_s=settings.notify_lookback_s,
         max_attempts=settings.notify_max_attempts,

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     run_main(build_flow(settings, replay=spec))
     seconds = time.perf_counter() - started
-    con = lake.connect(settings.lake, read_only=True)
+    con = lake.connect(lake.LakeAddress.from_settings(settings), read_only=True)
     ids = [str(p.relative_to(spec.root).with_suffix("")) for p in spec.files]
     summary = {
         "files": len(spec.files),

@@ -9,7 +9,7 @@ from dataflows.settings import markdown
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    for group in args or ["configuration", "kafka"]:
+    for group in args or ["configuration", "kafka", "lake"]:
         print(markdown(group))
     return 0
 

@@ -5,16 +5,19 @@
     just sql                                    # the DuckDB shell, attached to the lake
 
 The lake is attached read-only unless `--write` is given, and is the default catalog, so
-table names need no prefix.
+table names need no prefix. A lake on PostgreSQL and object storage (`CITY_LAKE_CATALOG`,
+`CITY_LAKE_DATA`) is attached the same way; its password and key reach the shell through a
+file only its user can read, deleted when the shell exits, never its command line.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import os
 import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -33,6 +36,16 @@ def duckdb_cli() -> str:
     return found
 
 
+def shell(address: lake.LakeAddress, read_only: bool) -> int:
+    """The DuckDB shell with the lake attached; its exit status."""
+    init = "SET autoinstall_known_extensions = false;\n" + lake.attach_sql(address, read_only)
+    with tempfile.TemporaryDirectory(prefix="city-sql-") as private:  # mode 0700
+        init_file = Path(private) / "init.sql"
+        init_file.write_text(init + "\n")
+        init_file.chmod(0o600)
+        return subprocess.run([duckdb_cli(), "-init", str(init_file)]).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Query the city lake with DuckDB SQL.")
     parser.add_argument("query", nargs="?", help="SQL to run; none opens the DuckDB shell")
@@ -41,16 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=1000, help="rows shown as a table")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
-    if not lake.is_ready(settings.lake):
-        print(f"no lake at {settings.lake}: run a flow first, or set CITY_LAKE", file=sys.stderr)
+    address = lake.LakeAddress.from_settings(settings)
+    if not lake.is_ready(address):
+        print(f"no lake at {address}: run a flow first, or set CITY_LAKE", file=sys.stderr)
         return 2
 
     if args.query is None:
-        init = lake.attach_sql(settings.lake, read_only=not args.write)
-        shell = duckdb_cli()
-        os.execv(shell, [shell, "-cmd", "SET autoinstall_known_extensions = false", "-cmd", init])
+        return shell(address, read_only=not args.write)
 
-    con = lake.connect(settings.lake, read_only=not args.write)
+    con = lake.connect(address, read_only=not args.write)
     try:
         relation = con.sql(args.query)
     except duckdb.Error as error:

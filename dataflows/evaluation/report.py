@@ -12,7 +12,6 @@ evaluations can be compared in SQL:
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from dataflows import lake
+from dataflows.lake.address import Lake
 
 
 def flatten(figures: Mapping[str, object], scope: str = "overall") -> Iterator[tuple]:
@@ -50,7 +50,7 @@ def _within(scope: str, name: str) -> str:
     return name if scope == "overall" else f"{scope}/{name}"
 
 
-def store_summary(lake_path: str | os.PathLike, dataset: str, figures: Mapping) -> datetime:
+def store_summary(lake_path: Lake, dataset: str, figures: Mapping) -> datetime:
     """Append the numbers of `figures` to the lake's `evaluations` table; return the time."""
     at = datetime.now(UTC)
     stamp = int(at.timestamp() * 1000)

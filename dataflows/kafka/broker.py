@@ -9,9 +9,6 @@ The test suite starts and stops its own broker with the same code.
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from dataflows.servers import maven, processes
 from dataflows.settings import Settings
 
 KAFKA_VERSION = "4.1.1"
@@ -62,66 +60,15 @@ class Broker:
 
 def fetch_jars(broker: Broker) -> Path:
     """The broker's runtime jars, fetched from Maven Central with `mvn` on first use."""
-    stamp = broker.lib / ".complete"
-    if stamp.exists():
-        return broker.lib
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise SystemExit("`mvn` (Apache Maven) is needed to fetch Kafka: apt-get install maven")
-    build = broker.home / "maven"
-    build.mkdir(parents=True, exist_ok=True)
-    (build / "pom.xml").write_text(_POM)
-    tmp = broker.home / f".lib-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    print(f"fetching Apache Kafka {KAFKA_VERSION} from Maven Central ...", file=sys.stderr)
-    result = subprocess.run(
+    return maven.fetch_jars(
+        broker.lib,
+        f"Apache Kafka {KAFKA_VERSION}",
         [
-            mvn,
-            "-q",
-            "-B",
-            "dependency:copy-dependencies",
-            f"-DoutputDirectory={tmp}",
-            "-DincludeScope=runtime",
+            ("org.apache.kafka", f"kafka_{SCALA_VERSION}", KAFKA_VERSION),
+            ("org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J_VERSION),
+            ("org.apache.logging.log4j", "log4j-core", LOG4J_VERSION),
         ],
-        cwd=build,
-        capture_output=True,
-        text=True,
     )
-    if result.returncode != 0:
-        raise SystemExit(
-            f"mvn could not fetch Kafka:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
-        )
-    (tmp / ".complete").write_text(KAFKA_VERSION)
-    shutil.rmtree(broker.lib, ignore_errors=True)
-    tmp.replace(broker.lib)
-    return broker.lib
-
-
-_POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>city.stream.analytics</groupId>
-  <artifactId>kafka-runtime</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_{SCALA_VERSION}</artifactId>
-      <version>{KAFKA_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>{LOG4J_VERSION}</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-core</artifactId>
-      <version>{LOG4J_VERSION}</version>
-    </dependency>
-  </dependencies>
-</project>
-"""
 
 
 def _write_config(broker: Broker) -> tuple[Path, Path]:
@@ -173,28 +120,19 @@ def _write_config(broker: Broker) -> tuple[Path, Path]:
 
 
 def _java(broker: Broker, logging: Path, *args: str) -> list[str]:
-    java = shutil.which("java")
-    if java is None:
-        raise SystemExit("Java 17+ is needed to run Kafka: apt-get install openjdk-17-jre-headless")
-    return [
-        java,
+    return maven.java(
         "-Xms256m",
         "-Xmx1g",
         f"-Dlog4j2.configurationFile={logging}",
         "-cp",
         f"{broker.lib}/*",
         *args,
-    ]
+    )
 
 
 def running_pid(broker: Broker) -> int | None:
-    """Pid of the broker started from `broker.home`, if it is alive."""
-    try:
-        pid = int(broker.pid_file.read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
-        return None
-    return pid
+    """Pid of the server started from `broker.home`, if it is alive."""
+    return processes.running_pid(broker.pid_file)
 
 
 def answers(broker: Broker, timeout_s: float = 2.0) -> bool:
@@ -272,23 +210,8 @@ def start(broker: Broker, timeout_s: float = 90.0) -> None:
 
 
 def stop(broker: Broker, timeout_s: float = 30.0) -> bool:
-    """Stop the broker started from `broker.home`; whether one was running."""
-    pid = running_pid(broker)
-    if pid is None:
-        broker.pid_file.unlink(missing_ok=True)
-        return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.2)
-    else:
-        os.kill(pid, signal.SIGKILL)
-    broker.pid_file.unlink(missing_ok=True)
-    return True
+    """Stop the server started from `broker.home`; whether one was running."""
+    return processes.stop_pid(broker.pid_file, timeout_s)
 
 
 def free_port_pair() -> int:

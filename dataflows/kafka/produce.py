@@ -67,7 +67,7 @@ def produce(settings: Settings, progress: bool = True, hostile_every: int = 0) -
     failures: list[BaseException] = []
     source = SimulatorSource(settings)
     parts = [source.build_part("produce", name, None) for name in source.list_parts()]
-    con = lake.connect(settings.lake)
+    con = lake.connect(lake.LakeAddress.from_settings(settings))
     display = Progress() if progress else None
     messages = readings = labels = hostile = 0
     sim_ms = source.start_ms

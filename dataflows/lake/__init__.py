@@ -1,12 +1,15 @@
 """The lake: its table contract, connections, writes and upkeep, one module each.
 
 The names most callers need are handed on here, so `from dataflows import lake` then
-`lake.connect(folder)` reads as it always did.
+`lake.connect(folder)` reads as it always did; `lake.connect(LakeAddress.from_settings(s))`
+reaches a lake on PostgreSQL and object storage as well.
 """
 
+from dataflows.lake.address import LakeAddress
 from dataflows.lake.connection import (
     BUSY_TIMEOUT_MS,
     READY,
+    LakeUnreachable,
     attach_sql,
     connect,
     count_rows,
@@ -25,6 +28,8 @@ from dataflows.lake.write import committed_offsets, insert, write
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "CATALOG",
+    "LakeAddress",
+    "LakeUnreachable",
     "READY",
     "TABLES",
     "TS",

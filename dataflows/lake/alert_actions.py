@@ -10,9 +10,8 @@ handling is its latest action (`handling` in `dashboard.queries.alerts`):
 
 from __future__ import annotations
 
-import os
-
 from dataflows import lake
+from dataflows.lake.address import Lake
 from dataflows.messages.schema import now_ms, text_problem
 
 ACTIONS = {"acknowledged": "Acknowledge", "resolved": "Resolve"}
@@ -20,7 +19,7 @@ ACTIONS = {"acknowledged": "Acknowledge", "resolved": "Resolve"}
 
 
 def record(
-    lake_path: str | os.PathLike,
+    lake_path: Lake,
     alert_ids: list[str],
     action: str,
     actor: str,

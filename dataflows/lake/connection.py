@@ -1,11 +1,13 @@
 """Connections to the lake: DuckDB's extensions from PyPI, attaching, locking, the schema.
 
-Tables live in a DuckLake lake: a SQLite catalog (`<lake>/catalog.sqlite`) and Parquet files
-(`<lake>/files/`). Any number of processes can read while one or more write; every write
-of the flow is one transaction, so a reader sees a micro-batch entirely or not at all.
+Tables live in a DuckLake lake: by default a SQLite catalog (`<lake>/catalog.sqlite`) and
+Parquet files (`<lake>/files/`); for several hosts a PostgreSQL catalog and files in
+object storage (`dataflows.lake.address`). Any number of processes can read while one or
+more write; every write of the flow is one transaction, so a reader sees a micro-batch
+entirely or not at all.
 
-DuckDB's `ducklake` and `sqlite` extensions come from the `duckdb-extension-*` wheels, so
-nothing is downloaded at run time.
+DuckDB's `ducklake`, `sqlite`, `postgres` and `httpfs` extensions come from the
+`duckdb-extension-*` wheels, so nothing is downloaded at run time.
 
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as folder:
@@ -26,6 +28,7 @@ from pathlib import Path
 import duckdb
 
 from dataflows.catalogue.types import Catalogue
+from dataflows.lake.address import Lake, LakeAddress, S3Access, as_address, conninfo
 from dataflows.lake.tables import CATALOG, TABLES, MetricRow, SensorTypeRow, arrow_table
 
 BUSY_TIMEOUT_MS = 10_000
@@ -35,16 +38,21 @@ BUSY_TIMEOUT_MS = 10_000
 def extension_dir() -> Path:
     """A folder laid out as DuckDB's extension directory, pointing at the PyPI wheels' files.
 
-    The sqlite wheel ships `sqlite.duckdb_extension`, whose entry point DuckDB knows as
-    `sqlite_scanner`, so the folder links it under that name.
+    The sqlite and postgres wheels ship `sqlite.duckdb_extension` and
+    `postgres.duckdb_extension`, whose entry points DuckDB knows as `sqlite_scanner` and
+    `postgres_scanner`, so the folder links them under those names.
     """
     import duckdb_extension_ducklake
+    import duckdb_extension_httpfs
+    import duckdb_extension_postgres
     import duckdb_extension_sqlite
 
     version = duckdb.__version__
     links = {
         "ducklake": _wheel_file(duckdb_extension_ducklake, "ducklake", version),
         "sqlite_scanner": _wheel_file(duckdb_extension_sqlite, "sqlite", version),
+        "postgres_scanner": _wheel_file(duckdb_extension_postgres, "postgres", version),
+        "httpfs": _wheel_file(duckdb_extension_httpfs, "httpfs", version),
     }
     folder = Path(duckdb_extension_ducklake.__path__[0]).parent / ".city_duckdb_extensions"
     try:
@@ -72,20 +80,50 @@ def _wheel_file(module: object, name: str, version: str) -> Path:
     return path
 
 
-def attach_sql(lake: str | os.PathLike, read_only: bool = False) -> str:
-    """SQL that loads the extensions and attaches the lake as `lake` (also for the CLI)."""
-    folder = Path(lake).resolve()
+def attach_sql(lake: Lake, read_only: bool = False) -> str:
+    """SQL that loads the extensions and attaches the lake as `lake` (also for the CLI).
+
+    For a lake on servers it holds the password and secret key: hand it to DuckDB only.
+    """
+    address = as_address(lake)
     ext = extension_dir()
-    catalog = folder / "catalog.sqlite"
-    data = folder / "files"
-    options = f"DATA_PATH '{_quote(str(data))}/', META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}"
-    options += ", READ_ONLY" if read_only else ", META_JOURNAL_MODE 'WAL'"
-    return (
-        f"LOAD '{_quote(str(ext / 'sqlite_scanner.duckdb_extension'))}'; "
-        f"LOAD '{_quote(str(ext / 'ducklake.duckdb_extension'))}'; "
-        f"ATTACH 'ducklake:sqlite:{_quote(str(catalog))}' AS {CATALOG} ({options}); "
-        f"USE {CATALOG};"
-    )
+    data = address.data_path()
+    options = f"DATA_PATH '{_quote(data)}', META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}"
+    if read_only:
+        options += ", READ_ONLY"
+    loads = ["ducklake"]
+    if address.on_server:
+        loads.append("postgres_scanner")
+        target = "postgres:" + conninfo(address.catalog, address.password)
+        options = options.replace(f", META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}", "")
+    else:
+        loads.append("sqlite_scanner")
+        target = "sqlite:" + str(address.folder.resolve() / "catalog.sqlite")
+        if not read_only:
+            options += ", META_JOURNAL_MODE 'WAL'"
+    sql = [f"LOAD '{_quote(str(ext / f'{name}.duckdb_extension'))}';" for name in loads]
+    if data.startswith(("s3://", "https://", "http://")):
+        sql.append(f"LOAD '{_quote(str(ext / 'httpfs.duckdb_extension'))}';")
+        sql.append(_s3_secret(address.s3))
+    sql.append(f"ATTACH '{_quote('ducklake:' + target)}' AS {CATALOG} ({options});")
+    sql.append(f"USE {CATALOG};")
+    return " ".join(sql)
+
+
+def _s3_secret(s3: S3Access) -> str:
+    words = [
+        "TYPE s3",
+        f"REGION '{_quote(s3.region)}'",
+        f"URL_STYLE '{s3.style()}'",
+        f"USE_SSL {str(s3.use_ssl).lower()}",
+    ]
+    if s3.endpoint:
+        words.append(f"ENDPOINT '{_quote(s3.endpoint)}'")
+    if s3.key_id:
+        words.append(f"KEY_ID '{_quote(s3.key_id)}'")
+    if s3.secret:
+        words.append(f"SECRET '{_quote(s3.secret)}'")
+    return f"CREATE OR REPLACE TEMPORARY SECRET city_lake_files ({', '.join(words)});"
 
 
 def _quote(text: str) -> str:
@@ -93,45 +131,90 @@ def _quote(text: str) -> str:
 
 
 def connect(
-    lake: str | os.PathLike, read_only: bool = False, catalogue: Catalogue | None = None
+    lake: Lake, read_only: bool = False, catalogue: Catalogue | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the lake attached (created with its schema if missing).
 
-    A writer given a `catalogue` records it in the `metrics` and `sensor_types` tables.
+    `lake` is a folder or a `LakeAddress`. A writer given a `catalogue` records it in the
+    `metrics` and `sensor_types` tables.
     """
-    folder = Path(lake)
-    if read_only and not is_ready(folder):
-        raise FileNotFoundError(f"no lake at {folder} (run a flow first, or set CITY_LAKE)")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "files").mkdir(exist_ok=True)
+    address = as_address(lake)
+    if read_only and not is_ready(address):
+        raise FileNotFoundError(f"no lake at {address} (run a flow first, or set CITY_LAKE)")
+    if not address.on_server:
+        address.folder.mkdir(parents=True, exist_ok=True)
+    files = address.local_files()
+    if files is not None:
+        files.mkdir(parents=True, exist_ok=True)
+    con = _attached(address, read_only)
+    if read_only:
+        return con
+    # writers starting together (workers, processes) take turns creating the catalog
+    with writer_lock(address):
+        ensure_schema(con)
+        if catalogue is not None:
+            record_catalogue(con, catalogue)
+        if not address.on_server:
+            (address.folder / READY).touch()
+    return con
+
+
+def _attached(address: LakeAddress, read_only: bool) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET python_enable_replacements = false")  # a table name is never a variable
-    if read_only:
-        con.execute(attach_sql(folder, read_only=True))
-        return con
-    # writers starting together (workers, processes) take turns creating the catalog
-    with writer_lock(folder):
-        con.execute(attach_sql(folder))
-        ensure_schema(con)
-        if catalogue is not None:
-            record_catalogue(con, catalogue)
-        (folder / READY).touch()
+    try:
+        if address.on_server or read_only:
+            con.execute(attach_sql(address, read_only))
+        else:
+            with writer_lock(address):
+                con.execute(attach_sql(address))
+    except duckdb.Error as error:
+        con.close()
+        why = _first_line(error)
+        for secret in (address.password, address.s3.secret):  # DuckDB may echo them
+            if secret:
+                why = why.replace(secret, "***")
+        raise LakeUnreachable(f"cannot attach the lake ({address}): {why}") from None
+    if address.on_server:
+        con.execute("SET ducklake_max_retry_count = 100")  # other hosts commit meanwhile
     return con
+
+
+class LakeUnreachable(OSError):
+    """The lake's catalog or files cannot be reached; the message names the lake, no secret."""
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 READY = ".ready"
 """Marker written once the lake's tables exist, so readers never see it half made."""
 
 
-def is_ready(lake: str | os.PathLike) -> bool:
+def is_ready(lake: Lake) -> bool:
     """Whether a lake with all its tables exists at `lake`."""
-    return (Path(lake) / READY).exists()
+    address = as_address(lake)
+    if not address.on_server:
+        return (address.folder / READY).exists()
+    try:
+        con = _attached(address, read_only=True)
+    except LakeUnreachable:
+        return False
+    try:
+        found = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+            [CATALOG, "readings"],
+        ).fetchone()
+        return bool(found and found[0])
+    finally:
+        con.close()
 
 
-def count_rows(lake: str | os.PathLike, table: str = "readings") -> int:
+def count_rows(lake: Lake, table: str = "readings") -> int:
     """Rows of `table` in the lake at `lake`; 0 while there is no lake yet."""
     if not is_ready(lake):
         return 0
@@ -155,14 +238,19 @@ def one(result: duckdb.DuckDBPyConnection | duckdb.DuckDBPyRelation) -> tuple:
 
 
 @contextmanager
-def writer_lock(lake: str | os.PathLike) -> Iterator[None]:
+def writer_lock(lake: Lake) -> Iterator[None]:
     """Exclusive among this machine's writers of one lake; readers never take it.
 
     SQLite lets one process write the catalog at a time and may refuse, rather than wait,
     a commit that races another (a read-to-write lock upgrade), so our writers commit in
-    turn. Each holds it only for one micro-batch's commit.
+    turn. Each holds it only for one micro-batch's commit. A PostgreSQL catalog needs no
+    lock (and hosts share no folder): DuckLake retries a commit that raced another.
     """
-    with open(Path(lake) / ".writer.lock", "a") as lock:
+    address = as_address(lake)
+    if address.on_server:
+        yield
+        return
+    with open(address.folder / ".writer.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

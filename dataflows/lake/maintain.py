@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
+from dataflows.lake.address import Lake, LakeAddress, as_address
 from dataflows.lake.connection import connect, one, transaction, writer_lock
 from dataflows.lake.tables import CATALOG, TABLES
 
 
 def compact(
-    con: duckdb.DuckDBPyConnection, lake: str | os.PathLike, keep_snapshots_s: float = 3600.0
+    con: duckdb.DuckDBPyConnection, lake: Lake, keep_snapshots_s: float = 3600.0
 ) -> dict[str, int]:
     """Merge small Parquet files, expire old snapshots and delete the files they freed.
 
@@ -45,7 +45,10 @@ def compact(
             f"WHERE CAST(schedule_start AS TIMESTAMPTZ) < ?",
             [cutoff],
         ).fetchall()
-        data_path = Path(lake).resolve() / "files"
+        data_path = as_address(lake).local_files()
+        if data_path is None:  # in object storage: DuckLake deletes them itself
+            con.execute(f"CALL ducklake_cleanup_old_files('{CATALOG}', older_than => ?)", [cutoff])
+            return {"expired_snapshots": len(old or []), "deleted_files": len(freed)}
         for _, path, relative in freed:
             (data_path / path if relative else Path(path)).unlink(missing_ok=True)
         if freed:
@@ -75,7 +78,7 @@ def prune_progress(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def apply_retention(
-    con: duckdb.DuckDBPyConnection, lake: str | os.PathLike, days: dict[str, float]
+    con: duckdb.DuckDBPyConnection, lake: Lake, days: dict[str, float]
 ) -> dict[str, int]:
     """Delete rows older than `days[table]` days; rows younger are never touched.
 
@@ -108,14 +111,15 @@ def maintain(settings_env: dict[str, str] | None = None) -> dict[str, object]:
     from dataflows.settings import Settings
 
     s = Settings.from_env(settings_env)
-    con = connect(s.lake)
+    address = LakeAddress.from_settings(s)
+    con = connect(address)
     try:
         days = {
             table.name: getattr(s, table.retention.setting)
             for table in TABLES.values()
             if table.retention is not None
         }
-        deleted = apply_retention(con, s.lake, days)
-        return {"deleted": deleted, **compact(con, s.lake)}
+        deleted = apply_retention(con, address, days)
+        return {"deleted": deleted, **compact(con, address)}
     finally:
         con.close()

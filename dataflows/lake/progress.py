@@ -12,12 +12,12 @@ True
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from datetime import UTC, datetime
 from types import TracebackType
 
+from dataflows.lake.address import Lake
 from dataflows.lake.connection import connect, is_ready
 
 WIDTH = 30
@@ -27,7 +27,7 @@ class LakeProgress:
     """Progress of the readings between `start_ms` and `end_ms` into the lake at `folder`."""
 
     def __init__(
-        self, folder: str | os.PathLike, start_ms: float, end_ms: float, label: str,
+        self, folder: Lake, start_ms: float, end_ms: float, label: str,
         every_s: float = 2.0,
     ) -> None:  # fmt: skip
         self.folder = folder

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import duckdb
 
+from dataflows.lake.address import Lake
 from dataflows.lake.connection import transaction, writer_lock
 from dataflows.lake.rows import Rows
 from dataflows.lake.tables import (
@@ -116,7 +116,7 @@ def committed_offsets(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def write(
     con: duckdb.DuckDBPyConnection,
     rows: Rows,
-    lake: str | os.PathLike,
+    lake: Lake,
     replayed: Rows | None = None,
 ) -> None:
     """Write one micro-batch into the lake at `lake` in one transaction.

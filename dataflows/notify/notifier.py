@@ -13,13 +13,13 @@ for them.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dataflows import lake
+from dataflows.lake.address import Lake
 from dataflows.messages.schema import internal_error
 from dataflows.notify.channels import Channel
 from dataflows.notify.events import alert_events
@@ -43,7 +43,7 @@ class Notifier:
 
     def __init__(
         self,
-        lake_path: str | os.PathLike,
+        lake_path: Lake,
         channels: Sequence[Channel],
         lookback_s: float = 3600.0,
         max_attempts: int = 8,

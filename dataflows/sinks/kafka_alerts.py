@@ -355,8 +355,9 @@ class _DeliveryLog:
                     break
                 batch += more
             try:
-                con = con or lake.connect(self.settings.lake)
-                lake.write(con, Rows(), self.settings.lake, Rows(alert_deliveries=batch))
+                address = lake.LakeAddress.from_settings(self.settings)
+                con = con or lake.connect(address)
+                lake.write(con, Rows(), address, Rows(alert_deliveries=batch))
             except Exception as error:  # the lake sink stops the flow if the lake is gone
                 log.error("could not record %d alert deliveries: %s", len(batch), error)
         if con is not None:

@@ -83,7 +83,8 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
             resume_state,  # type: ignore[arg-type]
         )
         self.compacts = index == 0 and settings.compact_every_s > 0
-        self.con = lake.connect(settings.lake, catalogue=load_catalogue(settings.catalogue))
+        self.address = lake.LakeAddress.from_settings(settings)
+        self.con = lake.connect(self.address, catalogue=load_catalogue(settings.catalogue))
         self.committed = lake.committed_offsets(self.con)
         self.buffer = Rows()
         self.replayed = Rows()
@@ -107,7 +108,7 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
                 if self._error is not None:
                     continue  # already failed: drain so the flow thread never blocks
                 rows, replayed = batch
-                lake.write(self.con, rows, self.settings.lake, replayed)
+                lake.write(self.con, rows, self.address, replayed)
                 if self.compacts and time.monotonic() - self.last_compact >= (
                     self.settings.compact_every_s
                 ):
@@ -122,9 +123,7 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
         error = self._error
         if error is not None:
             why = " ".join(str(error).split())[:300]
-            message = (
-                f"cannot write to the lake at {self.settings.lake}: {type(error).__name__}: {why}"
-            )
+            message = f"cannot write to the lake at {self.address}: {type(error).__name__}: {why}"
             if not self._told:
                 log.critical("stopping the flow: %s", message)
                 self._told = True
@@ -161,14 +160,14 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
         s = self.settings
         lake.apply_retention(
             self.con,
-            s.lake,
+            self.address,
             {
                 "readings": s.retention_readings_days,
                 "readings_1m": s.retention_aggregates_days,
                 "dead_letters": s.retention_dead_letters_days,
             },
         )
-        lake.compact(self.con, s.lake)
+        lake.compact(self.con, self.address)
 
     def _summarise(self, now: int | None) -> None:
         """Add the summaries of dead letters left out in a minute that is over."""
