@@ -22,5 +22,6 @@ pages = [
     st.Page(VIEWS / "sensor.py", title="Sensor drill-down", icon=":material/monitoring:"),
     st.Page(VIEWS / "maintenance.py", title="Maintenance", icon=":material/build:"),
     st.Page(VIEWS / "quality.py", title="Data quality", icon=":material/rule:"),
+    st.Page(VIEWS / "system.py", title="System", icon=":material/speed:"),
 ]
 st.navigation(pages).run()

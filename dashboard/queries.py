@@ -412,3 +412,20 @@ def model_health(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         ORDER BY m.asset_type
         """
     ).df()
+
+
+def flow_metrics(con: duckdb.DuckDBPyConnection, hours: float = 24.0) -> pd.DataFrame:
+    """The flow's own metrics (`flow_metrics`) of the `hours` before the newest sample."""
+    return con.execute(
+        "SELECT ts, scope, metric, value FROM flow_metrics "
+        "WHERE ts >= (SELECT max(ts) FROM flow_metrics) - to_seconds(?) ORDER BY ts",
+        [hours * 3600.0],
+    ).df()
+
+
+def flow_metrics_latest(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each scope's latest value of each metric, with when it was sampled."""
+    return con.execute(
+        "SELECT scope, metric, arg_max(value, ts) AS value, max(ts) AS sampled_at "
+        "FROM flow_metrics GROUP BY ALL ORDER BY scope, metric"
+    ).df()

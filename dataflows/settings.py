@@ -369,6 +369,26 @@ class Settings:
     retention_dead_letters_days: float = setting(
         30.0, "CITY_RETENTION_DEAD_LETTERS_DAYS", "dead letters kept", minimum=0.0
     )
+    retention_flow_metrics_days: float = setting(
+        30.0, "CITY_RETENTION_FLOW_METRICS_DAYS", "the flow's own metrics kept", minimum=0.0
+    )
+    metrics_port: int = setting(
+        9464,
+        "CITY_METRICS_PORT",
+        "port of the flow's Prometheus metrics (`/metrics`); a second process on the host takes"
+        " the next free one; `0` = off",
+        minimum=0,
+        maximum=65_535,
+    )
+    metrics_host: str = setting(
+        "127.0.0.1", "CITY_METRICS_HOST", "address of the metrics endpoint (loopback)"
+    )
+    metrics_every_s: float = setting(
+        10.0,
+        "CITY_METRICS_EVERY_S",
+        "seconds between two samples of the flow's metrics (`flow_metrics`)",
+        minimum=0.1,
+    )
     dashboard_host: str = setting(
         "127.0.0.1",
         "CITY_DASHBOARD_HOST",

@@ -209,6 +209,13 @@ class SinkProgressRow(NamedTuple):
     committed_at: Millis
 
 
+class FlowMetricRow(NamedTuple):
+    ts: Millis
+    scope: str
+    metric: str
+    value: float
+
+
 class MetricRow(NamedTuple):
     sensor_type: str
     metric: str
@@ -450,6 +457,20 @@ TABLES: dict[str, Table] = {
             SinkProgressRow,
             "per source partition, the highest offset whose results are stored (for recovery)",
             from_flow=False,
+        ),
+        Table(
+            "flow_metrics",
+            FlowMetricRow,
+            "what the flow tells about itself, sampled every `CITY_METRICS_EVERY_S` seconds"
+            " (docs/scaling.md)",
+            retention=Retention("ts", "retention_flow_metrics_days", from_newest=False),
+            from_flow=False,
+            notes={
+                "scope": "a sink partition (`lake-0`), `lake`, or `kafka:<topic>/<partition>`",
+                "metric": "`readings` (in the window), `readings_per_s`, `rows_per_s`,"
+                " `dead_letters_per_min`, `commit_s`, `event_lag_s`, `last_commit_age_s`,"
+                " `lake_bytes`, `consumer_lag`",
+            },
         ),
         Table(
             "metrics",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 
 import duckdb
 
@@ -26,7 +27,7 @@ from dataflows.messages.schema import internal_error, now_ms, payload_text
 log = logging.getLogger(__name__)
 
 
-def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+def insert(con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[tuple]) -> None:
     """Append row tuples (in the column order of `TABLES[table]`) to `table`."""
     unbuildable = _insert(con, TABLES[table], rows)
     if unbuildable:
@@ -34,7 +35,7 @@ def insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> Non
 
 
 def _insert(
-    con: duckdb.DuckDBPyConnection, table: Table, rows: list, dedup: bool = False
+    con: duckdb.DuckDBPyConnection, table: Table, rows: Sequence, dedup: bool = False
 ) -> list[tuple[tuple, Exception]]:
     """Insert `rows`; the rows that do not fit the table's columns, with why, are left out.
 
@@ -75,7 +76,7 @@ def _insert(
 
 
 def _buildable(
-    columns: tuple[Column, ...], rows: list
+    columns: tuple[Column, ...], rows: Sequence
 ) -> tuple[list, list[tuple[tuple, Exception]]]:
     """Split `rows` into those that make an Arrow table with `columns` and those that do not."""
     good, bad = [], []

@@ -8,7 +8,9 @@ stops. A writer thread commits the batches in order, so that DuckDB's work (whic
 releases the GIL) overlaps with the flow's; at most two batches wait for it, which holds
 the flow back if the lake cannot keep up. A failed write fails the flow at its next step
 rather than being lost, and stops it with a one-line reason. Partition 0 also applies the
-retention periods and compacts the lake every `CITY_COMPACT_EVERY_S` seconds.
+retention periods and compacts the lake every `CITY_COMPACT_EVERY_S` seconds. Every
+`CITY_METRICS_EVERY_S` seconds each partition samples what it committed into
+`flow_metrics` and the process's Prometheus endpoint (`dataflows.telemetry`).
 
 Dead letters are rate-limited per partition (`dataflows.flow.dead_letter_limit`:
 `CITY_DEAD_LETTERS_PER_MINUTE` per sensor and reason, `CITY_DEAD_LETTERS_MAX_PER_MINUTE` in
@@ -45,6 +47,9 @@ from dataflows.flow.isolation import FlowStopped
 from dataflows.lake.rows import Rows
 from dataflows.messages.schema import now_ms
 from dataflows.settings import Settings
+from dataflows.telemetry import prometheus
+from dataflows.telemetry.lake_figures import ConsumerLag, lake_bytes
+from dataflows.telemetry.meter import SinkMeter
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +99,12 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
         self._queue: queue.Queue[tuple[Rows, Rows | None] | None] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._told = False  # the reason is logged once, however often it is raised
+        self.index = index
+        self.meter = SinkMeter(f"lake-{index}", now_ms())
+        self.last_sample = time.monotonic()
+        self._lag: ConsumerLag | None = None
+        self._telemetry_failed = False
+        prometheus.serve(settings.metrics_host, settings.metrics_port)
         self._writer = threading.Thread(
             target=self._write_loop, name=f"lake-writer-{index}", daemon=True
         )
@@ -101,23 +112,58 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
 
     def _write_loop(self) -> None:
         while True:
-            batch = self._queue.get()
+            try:
+                batch = self._queue.get(timeout=self.settings.metrics_every_s)
+            except queue.Empty:  # idle: the metrics still say so
+                self._sample_if_due()
+                continue
             try:
                 if batch is _STOP:
                     return
                 if self._error is not None:
                     continue  # already failed: drain so the flow thread never blocks
                 rows, replayed = batch
+                started = time.perf_counter()
                 lake.write(self.con, rows, self.address, replayed)
+                self.meter.committed(rows, time.perf_counter() - started, now_ms())
+                if replayed is not None:
+                    self.meter.committed(replayed, 0.0, now_ms())
                 if self.compacts and time.monotonic() - self.last_compact >= (
                     self.settings.compact_every_s
                 ):
                     self.last_compact = time.monotonic()
                     self._maintain()
+                self._sample_if_due()
             except BaseException as error:  # re-raised on the flow's thread
                 self._error = error
             finally:
                 self._queue.task_done()
+
+    def _sample_if_due(self, force: bool = False) -> None:
+        """Every `CITY_METRICS_EVERY_S`: the meter's sample into `flow_metrics` and `/metrics`.
+
+        The flow's own metrics never stop it: a failure is logged once and skipped.
+        """
+        if self._error is not None:
+            return
+        if not force and time.monotonic() - self.last_sample < self.settings.metrics_every_s:
+            return
+        self.last_sample = time.monotonic()
+        at = now_ms()
+        rows = self.meter.sample(at)
+        try:
+            if self.index == 0:
+                rows.append(lake_bytes(self.con, at))
+                if self.settings.source == "kafka":
+                    self._lag = self._lag or ConsumerLag(self.settings)
+                    rows.extend(self._lag.rows(self.con, at))
+            with lake.writer_lock(self.address), lake.transaction(self.con):
+                lake.insert(self.con, "flow_metrics", rows)
+        except Exception as error:  # noqa: BLE001 - telemetry must not stop the flow
+            if not self._telemetry_failed:
+                log.warning("flow metrics not written: %s: %s", type(error).__name__, error)
+                self._telemetry_failed = True
+        prometheus.BOARD.update(rows)
 
     def _raise_if_failed(self) -> None:
         error = self._error
@@ -165,6 +211,7 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
                 "readings": s.retention_readings_days,
                 "readings_1m": s.retention_aggregates_days,
                 "dead_letters": s.retention_dead_letters_days,
+                "flow_metrics": s.retention_flow_metrics_days,
             },
         )
         lake.compact(self.con, self.address)
@@ -190,6 +237,9 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
         self._queue.put(_STOP)
         self._writer.join()
         self._raise_if_failed()
+        self._sample_if_due(force=True)  # the last window, however short
+        if self._lag is not None:
+            self._lag.close()
         if self.compacts:
             self._maintain()
         self.con.close()

@@ -59,6 +59,16 @@ def test_every_produced_reading_is_stored_once_and_alerts_are_published(kafka, t
                                              for i, e in zip(ids, events, strict=True))  # fmt: skip
     sent = count(tmp_path / "lake", "SELECT count(*) FROM alert_deliveries WHERE status = 'sent'")
     assert sent == len(events)
+    # the flow's last sample: every partition stored to its end, no consumer lag left
+    con = lake.connect(tmp_path / "lake", read_only=True)
+    lag = dict(
+        con.sql(
+            "SELECT scope, arg_max(value, ts) FROM flow_metrics "
+            "WHERE metric = 'consumer_lag' GROUP BY 1"
+        ).fetchall()
+    )
+    con.close()
+    assert lag == {f"kafka:t1.readings/{p}": 0.0 for p in range(4)}
 
 
 def test_malformed_messages_are_dead_lettered_with_partition_and_offset(kafka, tmp_path):
