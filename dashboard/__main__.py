@@ -6,6 +6,7 @@ import os
 import sys
 
 from dataflows.dashboard_server import command, exposure_warning, url
+from dataflows.lake.address import LakeAddress
 from dataflows.settings import Settings
 
 
@@ -15,7 +16,7 @@ def main() -> None:
     warning = exposure_warning(settings)
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    print(f"dashboard: {url(settings)} (lake {settings.lake})", flush=True)
+    print(f"dashboard: {url(settings)} (lake {LakeAddress.from_settings(settings)})", flush=True)
     cmd = command(settings)
     os.execv(cmd[0], cmd)
 

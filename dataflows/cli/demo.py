@@ -142,7 +142,8 @@ def main() -> int:
         print(
             f"\n  City stream analytics is running.\n"
             f"  Dashboard: {url}\n"
-            f'  Lake:      {settings.lake}  (query it: just sql "SELECT * FROM alerts")\n'
+            f"  Lake:      {lake.LakeAddress.from_settings(settings)}"
+            '  (query it: just sql "SELECT * FROM alerts")\n'
             f"  {settings.sim_sensors} simulated sensors, backfill "
             f"{settings.sim_backfill_hours:g} h, speed-up {settings.sim_speedup:g}\n"
             f"  Press Ctrl-C to stop.\n",

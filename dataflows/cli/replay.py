@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     plan(spec, duckdb.connect())  # fail here, clearly, on a bad column choice
     print(
-        f"[replay] {len(spec.files)} files from {spec.root} into {settings.lake}", file=sys.stderr
+        f"[replay] {len(spec.files)} files from {spec.root}"
+        f" into {lake.LakeAddress.from_settings(settings)}",
+        file=sys.stderr,
     )
     started = time.perf_counter()
     run_main(build_flow(settings, replay=spec))

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dataflows.lake.address import LakeAddress
 from dataflows.settings import Settings
 
 FLOW = "dataflows.flow.city:build_flow()"
@@ -22,7 +23,9 @@ RECOVERY_PARTITIONS = 1
 
 def recovery_store(settings: Settings) -> Path:
     """The recovery folder of this source and lake (created with its partitions if missing)."""
-    lake_id = hashlib.sha1(str(settings.lake.resolve()).encode()).hexdigest()[:10]
+    address = LakeAddress.from_settings(settings)
+    where = str(address) if address.on_server else str(settings.lake.resolve())
+    lake_id = hashlib.sha1(where.encode()).hexdigest()[:10]
     folder = settings.recovery_dir / f"{settings.source}-{lake_id}"
     if not (folder / "part-0.sqlite3").exists():
         folder.mkdir(parents=True, exist_ok=True)

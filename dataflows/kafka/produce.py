@@ -67,7 +67,8 @@ def produce(settings: Settings, progress: bool = True, hostile_every: int = 0) -
     failures: list[BaseException] = []
     source = SimulatorSource(settings)
     parts = [source.build_part("produce", name, None) for name in source.list_parts()]
-    con = lake.connect(lake.LakeAddress.from_settings(settings))
+    address = lake.LakeAddress.from_settings(settings)
+    con = lake.connect(address)
     display = Progress() if progress else None
     messages = readings = labels = hostile = 0
     sim_ms = source.start_ms
@@ -103,7 +104,7 @@ def produce(settings: Settings, progress: bool = True, hostile_every: int = 0) -
             if isinstance(item, dict) and isinstance(item.get("values"), dict):
                 readings += len(item["values"])
         if found.labels or found.asset_truth:
-            lake.write(con, found, settings.lake)
+            lake.write(con, found, address)
             labels += len(found.labels)
         if failures:
             raise SystemExit(f"publishing to Kafka failed: {failures[0]}")

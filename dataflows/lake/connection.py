@@ -149,13 +149,21 @@ def connect(
     con = _attached(address, read_only)
     if read_only:
         return con
-    # writers starting together (workers, processes) take turns creating the catalog
-    with writer_lock(address):
-        ensure_schema(con)
-        if catalogue is not None:
-            record_catalogue(con, catalogue)
-        if not address.on_server:
-            (address.folder / READY).touch()
+    # writers starting together (workers, processes, hosts) take turns creating the
+    # catalog; on a server lake they may conflict instead, and try again
+    for attempt in range(10):
+        try:
+            with writer_lock(address):
+                ensure_schema(con)
+                if catalogue is not None:
+                    record_catalogue(con, catalogue)
+            break
+        except duckdb.TransactionException:
+            if attempt == 9:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    if not address.on_server:
+        (address.folder / READY).touch()
     return con
 
 

@@ -38,6 +38,7 @@ import threading
 import time
 import zlib
 
+import duckdb
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
 from dataflows import lake
@@ -202,19 +203,27 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
         self.last_flush = time.monotonic()
 
     def _maintain(self) -> None:
-        """Retention, then compaction (partition 0 only)."""
+        """Retention, then compaction (partition 0 only).
+
+        Other writers of a shared lake (processes, hosts, replays) commit meanwhile, and
+        DuckLake refuses a compaction or deletion that conflicts with one of them: that
+        round is skipped, and the next one, `CITY_COMPACT_EVERY_S` later, tries again.
+        """
         s = self.settings
-        lake.apply_retention(
-            self.con,
-            self.address,
-            {
-                "readings": s.retention_readings_days,
-                "readings_1m": s.retention_aggregates_days,
-                "dead_letters": s.retention_dead_letters_days,
-                "flow_metrics": s.retention_flow_metrics_days,
-            },
-        )
-        lake.compact(self.con, self.address)
+        try:
+            lake.apply_retention(
+                self.con,
+                self.address,
+                {
+                    "readings": s.retention_readings_days,
+                    "readings_1m": s.retention_aggregates_days,
+                    "dead_letters": s.retention_dead_letters_days,
+                    "flow_metrics": s.retention_flow_metrics_days,
+                },
+            )
+            lake.compact(self.con, self.address)
+        except (duckdb.TransactionException, duckdb.IOException) as error:
+            log.warning("lake upkeep skipped this round, another writer conflicted: %s", error)
 
     def _summarise(self, now: int | None) -> None:
         """Add the summaries of dead letters left out in a minute that is over."""
