@@ -1,11 +1,13 @@
 """`just bench`: throughput of the full flow against the bare detectors, in one process run.
 
     just bench [--json] [--sensors 200] [--hours 24] [--no-kafka] [--kafka-bootstrap HOST:PORT]
+    just bench --scaling [--json] [--sensors 400] [--hours 8] [--no-kafka]
 
 Prints, side by side, the full flow and the bare detectors (`dataflows.bench.throughput`),
 each model's cost (`dataflows.bench.detector_cost`), memory (`dataflows.bench.memory`) and,
 with a broker, the Kafka path and its latency (`dataflows.bench.kafka`); `--json` prints
-the same figures as one JSON object.
+the same figures as one JSON object. `--scaling` runs only the scaling benchmark
+(`dataflows.bench.scaling`): 1 worker, 2 workers and 2 processes, side by side.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 from dataflows.bench import memory as bench_memory
 from dataflows.bench.detector_cost import detector_costs
@@ -45,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--cap-devices", type=int, default=10, help="devices at the metric cap")
     parser.add_argument("--cap-rows", type=int, default=3_000, help="readings of each")
+    parser.add_argument(
+        "--scaling", action="store_true", help="only the scaling benchmark (workers, processes)"
+    )
     args = parser.parse_args(argv)
+    if args.scaling:
+        return _scaling(args)
 
     settings = replace(
         Settings.from_env({}),
@@ -167,6 +176,34 @@ def main(argv: list[str] | None = None) -> int:
             f"({k['latency_readings_seen']:,} of {k['latency_readings_sent']:,} seen); "
             f"target p99 ≤ 2 s: {meets[k['latency_p99_s'] <= 2.0]}"
         )
+    return 0
+
+
+def _scaling(args: argparse.Namespace) -> int:
+    """`--scaling`: the shapes of the flow side by side (a temporary broker for Kafka)."""
+    from dataflows.bench import scaling
+    from dataflows.kafka import broker as kafka_broker
+
+    sensors = args.sensors if args.sensors != 200 else 400  # the issue's measured size
+    hours = args.hours if args.hours != 24.0 else 8.0
+    bootstrap = None if args.no_kafka else args.kafka_bootstrap
+    broker = None
+    with tempfile.TemporaryDirectory(prefix="city-bench-broker-") as home:
+        if not args.no_kafka and bootstrap is None:
+            broker = kafka_broker.Broker(Path(home), kafka_broker.free_port_pair())
+            progress(f"starting a Kafka broker at {broker.bootstrap} ...")
+            kafka_broker.start(broker)
+            bootstrap = broker.bootstrap
+        try:
+            figures = scaling.scaling(sensors, hours, bootstrap)
+        finally:
+            if broker is not None:
+                kafka_broker.stop(broker)
+    figures["cpu_count"] = os.cpu_count()
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        scaling.print_table(figures)
     return 0
 
 

@@ -9,7 +9,7 @@ from dataflows.settings import Settings
 
 
 def scratch_settings(folder: str, env: dict[str, str] | None = None) -> Settings:
-    """Settings for a run into the temporary lake `folder`: nothing deleted, no compaction."""
+    """Settings for a run into the temporary lake `folder` (no deletion, compaction or metrics)."""
     return replace(
         Settings.from_env(env or {}),
         lake=Path(folder),
@@ -17,4 +17,5 @@ def scratch_settings(folder: str, env: dict[str, str] | None = None) -> Settings
         retention_aggregates_days=0.0,
         retention_dead_letters_days=0.0,
         compact_every_s=0.0,
+        metrics_port=0,
     )

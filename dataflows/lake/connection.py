@@ -88,24 +88,23 @@ def attach_sql(lake: Lake, read_only: bool = False) -> str:
     address = as_address(lake)
     ext = extension_dir()
     data = address.data_path()
-    options = f"DATA_PATH '{_quote(data)}', META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}"
-    if read_only:
-        options += ", READ_ONLY"
-    loads = ["ducklake"]
+    options = [f"DATA_PATH '{_quote(data)}'"]
     if address.on_server:
-        loads.append("postgres_scanner")
+        loads = ["ducklake", "postgres_scanner"]
         target = "postgres:" + conninfo(address.catalog, address.password)
-        options = options.replace(f", META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}", "")
     else:
-        loads.append("sqlite_scanner")
+        loads = ["ducklake", "sqlite_scanner"]
         target = "sqlite:" + str(address.folder.resolve() / "catalog.sqlite")
+        options.append(f"META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}")
         if not read_only:
-            options += ", META_JOURNAL_MODE 'WAL'"
+            options.append("META_JOURNAL_MODE 'WAL'")
+    if read_only:
+        options.append("READ_ONLY")
     sql = [f"LOAD '{_quote(str(ext / f'{name}.duckdb_extension'))}';" for name in loads]
     if data.startswith(("s3://", "https://", "http://")):
         sql.append(f"LOAD '{_quote(str(ext / 'httpfs.duckdb_extension'))}';")
         sql.append(_s3_secret(address.s3))
-    sql.append(f"ATTACH '{_quote('ducklake:' + target)}' AS {CATALOG} ({options});")
+    sql.append(f"ATTACH '{_quote('ducklake:' + target)}' AS {CATALOG} ({', '.join(options)});")
     sql.append(f"USE {CATALOG};")
     return " ".join(sql)
 

@@ -209,18 +209,13 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
         DuckLake refuses a compaction or deletion that conflicts with one of them: that
         round is skipped, and the next one, `CITY_COMPACT_EVERY_S` later, tries again.
         """
-        s = self.settings
+        days = {
+            table.name: getattr(self.settings, table.retention.setting)
+            for table in lake.TABLES.values()
+            if table.retention is not None
+        }
         try:
-            lake.apply_retention(
-                self.con,
-                self.address,
-                {
-                    "readings": s.retention_readings_days,
-                    "readings_1m": s.retention_aggregates_days,
-                    "dead_letters": s.retention_dead_letters_days,
-                    "flow_metrics": s.retention_flow_metrics_days,
-                },
-            )
+            lake.apply_retention(self.con, self.address, days)
             lake.compact(self.con, self.address)
         except (duckdb.TransactionException, duckdb.IOException) as error:
             log.warning("lake upkeep skipped this round, another writer conflicted: %s", error)

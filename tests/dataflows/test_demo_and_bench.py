@@ -137,3 +137,32 @@ def test_bench_prints_its_figures_as_one_json_object():
     assert figures["hostile_hostile_messages"] > 0
     assert figures["hostile_readings_stored"] == figures["clean_readings_stored"] > 0
     assert "[bench]" in result.stderr  # progress is shown
+
+
+def test_the_scaling_bench_runs_every_shape_on_the_simulator_and_kafka(kafka):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dataflows.cli.bench",
+            "--scaling",
+            "--json",
+            "--sensors",
+            "20",
+            "--hours",
+            "2",
+            "--kafka-bootstrap",
+            kafka.bootstrap,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "[bench] scaling: the kafka flow, 2 processes" in result.stderr  # progress shown
+    figures = json.loads(result.stdout)
+    for source in ("simulator", "kafka"):
+        assert figures[f"scaling_{source}_1_worker_ratio"] == 1.0
+        for shape in ("1_worker", "2_workers", "2_processes"):
+            assert figures[f"scaling_{source}_{shape}_readings_per_s"] > 0

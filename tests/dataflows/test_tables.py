@@ -51,4 +51,5 @@ def test_retention_comes_from_the_contract():
         "readings": "retention_readings_days",
         "readings_1m": "retention_aggregates_days",
         "dead_letters": "retention_dead_letters_days",
+        "flow_metrics": "retention_flow_metrics_days",
     }

@@ -1,0 +1,141 @@
+"""How the flow scales on this machine: 1 worker, 2 workers in one process, 2 processes.
+
+`just bench --scaling` runs the simulator flow and the Kafka flow (from a topic of
+`CITY_KAFKA_PARTITIONS` partitions, read to its end) three times each, with Bytewax's own
+workers (`-w 2`) and processes (`-i`/`-a`), recovery off, each run into a fresh SQLite lake
+with two sink partitions; the same readings are stored every time (checked). Prints
+readings/s of every shape and its ratio to one worker, side by side, from one run: the
+figures of different machines and sessions are not comparable, the ratios are.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from dataflows import lake
+from dataflows.bench.memory import progress
+from dataflows.settings import PROJECT_ROOT
+
+FLOW = "dataflows.flow.city:build_flow()"
+SHAPES = ("1 worker", "2 workers", "2 processes")
+TARGET_TWO_PROCESSES = 1.6
+"""Issue target: two processes at least 1.6 times one process on the Kafka flow (2 cores)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _commands(shape: str) -> list[list[str]]:
+    run = [sys.executable, "-m", "bytewax.run", FLOW]
+    if shape == "1 worker":
+        return [[*run, "-w", "1"]]
+    if shape == "2 workers":
+        return [[*run, "-w", "2"]]
+    addresses = f"127.0.0.1:{_free_port()};127.0.0.1:{_free_port()}"
+    return [[*run, "-i", str(i), "-a", addresses] for i in range(2)]
+
+
+def run_shape(env: dict[str, str], shape: str) -> dict[str, float]:
+    """One run of the flow of `env` in `shape`, into a fresh lake: readings and seconds."""
+    with tempfile.TemporaryDirectory(prefix="city-bench-scaling-") as folder:
+        run_env = {**env, "CITY_LAKE": folder}
+        started = time.perf_counter()
+        processes = [
+            subprocess.Popen(
+                command,
+                env=run_env,
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            for command in _commands(shape)
+        ]
+        errors = [p.communicate(timeout=1800)[1] for p in processes]
+        seconds = time.perf_counter() - started
+        for process, error in zip(processes, errors, strict=True):
+            if process.returncode != 0:
+                raise RuntimeError(f"{shape} failed ({process.returncode}): {error[-2000:]}")
+        readings = lake.count_rows(folder)
+    return {"readings": readings, "seconds": seconds, "readings_per_s": readings / seconds}
+
+
+def scaling(sensors: int, hours: float, bootstrap: str | None) -> dict:
+    """Every shape on the simulator flow and, with a broker at `bootstrap`, the Kafka flow."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CITY_")}
+    env = {
+        **base,
+        "CITY_SIM_SENSORS": str(sensors),
+        "CITY_SIM_HOURS": f"{hours:g}",
+        "CITY_SIM_SPEEDUP": "0",
+        "CITY_SIM_ASSETS": "0",
+        "CITY_SIM_START": "2026-01-05T00:00:00Z",
+        "CITY_COMPACT_EVERY_S": "0",
+        "CITY_METRICS_PORT": "0",
+        "CITY_SINK_PARTITIONS": "2",
+    }
+    sources = [("simulator", {**env, "CITY_SOURCE": "simulator"})]
+    if bootstrap is not None:
+        topic = f"bench-scaling.{uuid.uuid4().hex[:8]}"
+        kafka_env = {
+            **env,
+            "CITY_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "CITY_KAFKA_READINGS_TOPIC": topic,
+            "CITY_KAFKA_ALERTS_TOPIC": f"{topic}.alerts",
+            "CITY_KAFKA_STOP_AT_END": "true",
+        }
+        progress(f"scaling: producing the simulated stream to {topic} ...")
+        subprocess.run(
+            [sys.executable, "-m", "dataflows.cli.produce", "--json"],
+            env={**kafka_env, "CITY_SOURCE": "simulator", "CITY_LAKE": tempfile.mkdtemp()},
+            cwd=PROJECT_ROOT,
+            check=True,
+            capture_output=True,
+        )
+        sources.append(("kafka", {**kafka_env, "CITY_SOURCE": "kafka"}))
+    figures: dict = {"scaling_sensors": sensors, "scaling_hours": hours}
+    for source, source_env in sources:
+        runs = {}
+        for shape in SHAPES:
+            progress(f"scaling: the {source} flow, {shape} ...")
+            runs[shape] = run_shape(source_env, shape)
+            progress(f"  {runs[shape]['readings']:,} readings in {runs[shape]['seconds']:.1f} s")
+        stored = {r["readings"] for r in runs.values()}
+        if len(stored) != 1:
+            raise RuntimeError(f"the {source} flow stored different readings: {runs}")
+        one = runs["1 worker"]["readings_per_s"]
+        for shape, run in runs.items():
+            key = f"scaling_{source}_{shape.replace(' ', '_')}"
+            figures[f"{key}_readings_per_s"] = round(run["readings_per_s"])
+            figures[f"{key}_ratio"] = round(run["readings_per_s"] / one, 3)
+    return figures
+
+
+def print_table(figures: dict) -> None:
+    """The readings/s and ratios of every source and shape, side by side."""
+    print(f"{'scaling (readings/s, ratio)':28}" + "".join(f"{s:>20}" for s in SHAPES))
+    for source in ("simulator", "kafka"):
+        key = f"scaling_{source}_1_worker_readings_per_s"
+        if key not in figures:
+            continue
+        cells = []
+        for shape in SHAPES:
+            name = f"scaling_{source}_{shape.replace(' ', '_')}"
+            rate, ratio = figures[f"{name}_readings_per_s"], figures[f"{name}_ratio"]
+            cells.append(f"{rate:>12,} {ratio:>6.2f}x")
+        print(f"{source + ' flow':28}" + "".join(f"{c:>20}" for c in cells))
+    if "scaling_kafka_2_processes_ratio" in figures:
+        ratio = figures["scaling_kafka_2_processes_ratio"]
+        verdict = "meets target" if ratio >= TARGET_TWO_PROCESSES else "BELOW target"
+        print(
+            f"kafka flow, 2 processes / 1: {ratio:.2f}x vs target {TARGET_TWO_PROCESSES}: {verdict}"
+        )
