@@ -50,6 +50,7 @@ class Notifier:
         first_retry_s: float = 1.0,
         max_retry_s: float = 300.0,
         report: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.lake_path = lake_path
         self.channels = list(channels)
@@ -58,6 +59,7 @@ class Notifier:
         self.first_retry_ms = int(first_retry_s * 1000)
         self.max_retry_ms = int(max_retry_s * 1000)
         self.report = report or (lambda line: None)
+        self.clock = clock  # seconds since the epoch; a test may pass its own
 
     def retry_after_ms(self, failures: int) -> int:
         """How long after its `failures`-th failure an event is tried again.
@@ -72,7 +74,7 @@ class Notifier:
         counts = {"sent": 0, "failed": 0, "gave_up": 0}
         if not self.channels or not lake.is_ready(self.lake_path):
             return counts
-        now = int(time.time() * 1000)
+        now = int(self.clock() * 1000)
         rows: list[tuple] = []
         con = lake.connect(self.lake_path, read_only=True)  # most passes only read
         try:
@@ -117,7 +119,7 @@ class Notifier:
         self, channel: Channel, event: dict, failures: int, counts: dict[str, int]
     ) -> list[tuple]:
         event_id, alert_id = event["event_id"], event["alert"]["alert_id"]
-        at = int(time.time() * 1000)
+        at = int(self.clock() * 1000)
         try:
             channel.send(event)
         except Exception as error:  # any failure of the channel: retried, never the notifier's end
