@@ -26,6 +26,10 @@ flow *args: _venv
 reset-recovery: _venv
     {{python}} -c 'import shutil; from dataflows.settings import Settings; shutil.rmtree(Settings.from_env().recovery_dir, ignore_errors=True)'
 
+# drop the snapshots a killed run left in a recovery store gathered in FOLDER (docs/scaling.md)
+repair-recovery folder: _venv
+    {{python}} -m dataflows.cli.repair_recovery "$1"
+
 # kill the Kafka flow with SIGKILL N times (default 10) and check nothing was lost or duplicated
 chaos *args: _venv
     {{python}} -m dataflows.cli.chaos "$@"

@@ -30,6 +30,7 @@ from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import StepGuard
 from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic
 from dataflows.flow.sensors import SensorConfig, SensorLogic
+from dataflows.flow.stale_snapshots import recovery_directory_of_this_run, repair_before_resuming
 from dataflows.kafka import client as kafka_io
 from dataflows.kafka.client import KAFKA_LIMITS, KafkaRecord
 from dataflows.lake.rows import Rows
@@ -251,6 +252,7 @@ def build_flow(
     """
     settings = settings or Settings.from_env()
     configure_logging(settings)
+    repair_before_resuming(recovery_directory_of_this_run())  # a Bytewax 0.21 defect
     # The flow allocates millions of short-lived objects; collecting cycles every 700
     # allocations (the default) costs ~12 % of its time for nothing. Memory stays bounded.
     gc.set_threshold(50_000, 20, 100)
