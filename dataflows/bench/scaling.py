@@ -11,6 +11,7 @@ figures of different machines and sessions are not comparable, the ratios are.
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -48,6 +49,7 @@ def run_shape(env: dict[str, str], shape: str) -> dict[str, float]:
     """One run of the flow of `env` in `shape`, into a fresh lake: readings and seconds."""
     with tempfile.TemporaryDirectory(prefix="city-bench-scaling-") as folder:
         run_env = {**env, "CITY_LAKE": folder}
+        cpu_before = _children_cpu_s()
         started = time.perf_counter()
         processes = [
             subprocess.Popen(
@@ -62,11 +64,23 @@ def run_shape(env: dict[str, str], shape: str) -> dict[str, float]:
         ]
         errors = [p.communicate(timeout=1800)[1] for p in processes]
         seconds = time.perf_counter() - started
+        cpu_s = _children_cpu_s() - cpu_before
         for process, error in zip(processes, errors, strict=True):
             if process.returncode != 0:
                 raise RuntimeError(f"{shape} failed ({process.returncode}): {error[-2000:]}")
         readings = lake.count_rows(folder)
-    return {"readings": readings, "seconds": seconds, "readings_per_s": readings / seconds}
+    return {
+        "readings": readings,
+        "seconds": seconds,
+        "readings_per_s": readings / seconds,
+        "cores": cpu_s / seconds,
+    }
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds (user and system) of this process's finished children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def scaling(sensors: int, hours: float, bootstrap: str | None) -> dict:
@@ -108,7 +122,11 @@ def scaling(sensors: int, hours: float, bootstrap: str | None) -> dict:
         for shape in SHAPES:
             progress(f"scaling: the {source} flow, {shape} ...")
             runs[shape] = run_shape(source_env, shape)
-            progress(f"  {runs[shape]['readings']:,} readings in {runs[shape]['seconds']:.1f} s")
+            run = runs[shape]
+            progress(
+                f"  {run['readings']:,} readings in {run['seconds']:.1f} s,"
+                f" {run['cores']:.2f} cores busy on average"
+            )
         stored = {r["readings"] for r in runs.values()}
         if len(stored) != 1:
             raise RuntimeError(f"the {source} flow stored different readings: {runs}")
@@ -117,6 +135,7 @@ def scaling(sensors: int, hours: float, bootstrap: str | None) -> dict:
             key = f"scaling_{source}_{shape.replace(' ', '_')}"
             figures[f"{key}_readings_per_s"] = round(run["readings_per_s"])
             figures[f"{key}_ratio"] = round(run["readings_per_s"] / one, 3)
+            figures[f"{key}_cores"] = round(run["cores"], 2)
     return figures
 
 
