@@ -167,27 +167,42 @@ def connect(
 
 
 def _attached(address: LakeAddress, read_only: bool) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    )
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET python_enable_replacements = false")  # a table name is never a variable
-    try:
-        if address.on_server or read_only:
-            con.execute(attach_sql(address, read_only))
-        else:
-            with writer_lock(address):
-                con.execute(attach_sql(address))
-    except duckdb.Error as error:
-        con.close()
-        why = _first_line(error)
-        for secret in (address.password, address.s3.secret):  # DuckDB may echo them
-            if secret:
-                why = why.replace(secret, "***")
-        raise LakeUnreachable(f"cannot attach the lake ({address}): {why}") from None
-    if address.on_server:
-        con.execute("SET ducklake_max_retry_count = 100")  # other hosts commit meanwhile
-    return con
+    """A new DuckDB connection with the lake attached as its default catalog.
+
+    Writers starting together on a new server catalog race to create its tables: one that
+    loses sees them "already exist" (or PostgreSQL a "duplicate key" of its own catalog) and
+    attaches again, to the catalog the other made.
+    """
+    for attempt in range(_INIT_RACE_ATTEMPTS):
+        con = duckdb.connect(
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        )
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET python_enable_replacements = false")  # a table name is never a variable
+        try:
+            if address.on_server or read_only:
+                con.execute(attach_sql(address, read_only))
+            else:
+                with writer_lock(address):
+                    con.execute(attach_sql(address))
+        except duckdb.Error as error:
+            con.close()
+            why = _first_line(error)
+            lost_race = address.on_server and ("already exists" in why or "duplicate key" in why)
+            if lost_race and attempt + 1 < _INIT_RACE_ATTEMPTS:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            for secret in (address.password, address.s3.secret):  # DuckDB may echo them
+                if secret:
+                    why = why.replace(secret, "***")
+            raise LakeUnreachable(f"cannot attach the lake ({address}): {why}") from None
+        if address.on_server:
+            con.execute("SET ducklake_max_retry_count = 100")  # other hosts commit meanwhile
+        return con
+    raise AssertionError("unreachable")  # the last attempt returns or raises
+
+
+_INIT_RACE_ATTEMPTS = 10
 
 
 class LakeUnreachable(OSError):

@@ -136,3 +136,31 @@ def test_an_unreachable_catalog_is_one_line_without_the_password(postgres, s3, t
     message = str(raised.value)
     assert "\n" not in message and "not-the-password-42" not in message
     assert postgres.database_url("refused_lake") in message
+
+
+def test_writers_starting_together_on_a_new_catalog_all_attach(postgres, s3, tmp_path):
+    """Two workers' sink partitions open a new server lake at the same moment."""
+    import threading
+
+    for attempt in range(3):
+        env = server_lake_env(postgres, s3, tmp_path / "local", f"together_{attempt}")
+        start = threading.Barrier(4)
+        failures: list[BaseException] = []
+        threads = [
+            threading.Thread(target=open_together, args=(address(env), start, failures))
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert lake.count_rows(address(env)) == 0  # one lake, all its tables made
+
+
+def open_together(where: LakeAddress, start, failures: list[BaseException]) -> None:
+    start.wait()
+    try:
+        lake.connect(where).close()
+    except BaseException as error:  # noqa: BLE001 - reported by the test
+        failures.append(error)
