@@ -198,16 +198,8 @@ def server_lake_env(postgres, s3, lake: Path, name: str, **overrides: str) -> di
     Each `name` is a lake of its own: a database of its name, files under `name/`.
     """
     from dataflows.servers import postgres as pg
-    from dataflows.servers import s3 as s3_server
+    from dataflows.servers.lake_settings import lake_settings
 
     pg.create_database(postgres, name)
-    servers = {
-        "CITY_LAKE_CATALOG": postgres.database_url(name),
-        "CITY_LAKE_CATALOG_PASSWORD_FILE": str(postgres.password_file),
-        "CITY_LAKE_DATA": f"s3://{s3_server.BUCKET}/{name}/",
-        "CITY_S3_ENDPOINT": s3.endpoint,
-        "CITY_S3_USE_SSL": "false",
-        "CITY_S3_KEY_ID": s3_server.KEY_ID,
-        "CITY_S3_SECRET_FILE": str(s3.secret_file),
-    }
+    servers = lake_settings(postgres, s3, name)
     return city_env(lake, **{**servers, **overrides})

@@ -2,9 +2,10 @@
 
 `just bench --scaling` runs the simulator flow and the Kafka flow (from a topic of
 `CITY_KAFKA_PARTITIONS` partitions, read to its end) three times each, with Bytewax's own
-workers (`-w 2`) and processes (`-i`/`-a`), recovery off, each run into a fresh SQLite lake
-with two sink partitions; the same readings are stored every time (checked). Prints
-readings/s of every shape and its ratio to one worker, side by side, from one run: the
+workers (`-w 2`) and processes (`-i`/`-a`), recovery off, each run into a fresh lake with
+two sink partitions: the SQLite lake and, given servers, a lake on PostgreSQL and S3Proxy.
+The same readings are stored every time (checked). Prints readings/s of every shape, its
+ratio to one worker and the cores its processes kept busy, side by side, from one run: the
 figures of different machines and sessions are not comparable, the ratios are.
 """
 
@@ -21,7 +22,14 @@ import uuid
 
 from dataflows import lake
 from dataflows.bench.memory import progress
-from dataflows.settings import PROJECT_ROOT
+from dataflows.lake.address import LakeAddress
+from dataflows.servers import postgres as pg
+from dataflows.servers.lake_settings import lake_settings
+from dataflows.servers.s3 import S3Server
+from dataflows.settings import PROJECT_ROOT, Settings
+
+LAKES = ("sqlite", "server")
+LAKE_NAMES = {"sqlite": "SQLite lake", "server": "PostgreSQL + S3 lake"}
 
 FLOW = "dataflows.flow.city:build_flow()"
 SHAPES = ("1 worker", "2 workers", "2 processes")
@@ -45,10 +53,19 @@ def _commands(shape: str) -> list[list[str]]:
     return [[*run, "-i", str(i), "-a", addresses] for i in range(2)]
 
 
-def run_shape(env: dict[str, str], shape: str) -> dict[str, float]:
-    """One run of the flow of `env` in `shape`, into a fresh lake: readings and seconds."""
+def run_shape(
+    env: dict[str, str], shape: str, servers: tuple[pg.PostgresServer, S3Server] | None = None
+) -> dict[str, float]:
+    """One run of the flow of `env` in `shape`, into a fresh lake: readings and seconds.
+
+    The lake is a local folder's, or with `servers` a new database and prefix on them.
+    """
     with tempfile.TemporaryDirectory(prefix="city-bench-scaling-") as folder:
         run_env = {**env, "CITY_LAKE": folder}
+        if servers is not None:
+            name = f"bench_{uuid.uuid4().hex[:12]}"
+            pg.create_database(servers[0], name)
+            run_env.update(lake_settings(*servers, name))
         cpu_before = _children_cpu_s()
         started = time.perf_counter()
         processes = [
@@ -68,7 +85,7 @@ def run_shape(env: dict[str, str], shape: str) -> dict[str, float]:
         for process, error in zip(processes, errors, strict=True):
             if process.returncode != 0:
                 raise RuntimeError(f"{shape} failed ({process.returncode}): {error[-2000:]}")
-        readings = lake.count_rows(folder)
+        readings = lake.count_rows(LakeAddress.from_settings(Settings.from_env(run_env)))
     return {
         "readings": readings,
         "seconds": seconds,
@@ -83,8 +100,16 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def scaling(sensors: int, hours: float, bootstrap: str | None) -> dict:
-    """Every shape on the simulator flow and, with a broker at `bootstrap`, the Kafka flow."""
+def scaling(
+    sensors: int,
+    hours: float,
+    bootstrap: str | None,
+    servers: tuple[pg.PostgresServer, S3Server] | None = None,
+) -> dict:
+    """Every shape of the simulator flow and (with a broker at `bootstrap`) the Kafka flow.
+
+    Each into the SQLite lake and, with `servers` (PostgreSQL, S3Proxy), a lake on them.
+    """
     base = {k: v for k, v in os.environ.items() if not k.startswith("CITY_")}
     env = {
         **base,
@@ -116,45 +141,57 @@ def scaling(sensors: int, hours: float, bootstrap: str | None) -> dict:
             capture_output=True,
         )
         sources.append(("kafka", {**kafka_env, "CITY_SOURCE": "kafka"}))
+    lakes = [("sqlite", None)] + ([("server", servers)] if servers is not None else [])
     figures: dict = {"scaling_sensors": sensors, "scaling_hours": hours}
     for source, source_env in sources:
-        runs = {}
-        for shape in SHAPES:
-            progress(f"scaling: the {source} flow, {shape} ...")
-            runs[shape] = run_shape(source_env, shape)
-            run = runs[shape]
-            progress(
-                f"  {run['readings']:,} readings in {run['seconds']:.1f} s,"
-                f" {run['cores']:.2f} cores busy on average"
-            )
-        stored = {r["readings"] for r in runs.values()}
-        if len(stored) != 1:
-            raise RuntimeError(f"the {source} flow stored different readings: {runs}")
-        one = runs["1 worker"]["readings_per_s"]
-        for shape, run in runs.items():
-            key = f"scaling_{source}_{shape.replace(' ', '_')}"
-            figures[f"{key}_readings_per_s"] = round(run["readings_per_s"])
-            figures[f"{key}_ratio"] = round(run["readings_per_s"] / one, 3)
-            figures[f"{key}_cores"] = round(run["cores"], 2)
+        for lake_kind, lake_servers in lakes:
+            runs = {}
+            for shape in SHAPES:
+                progress(f"scaling: the {source} flow, {LAKE_NAMES[lake_kind]}, {shape} ...")
+                runs[shape] = run_shape(source_env, shape, lake_servers)
+                run = runs[shape]
+                progress(
+                    f"  {run['readings']:,} readings in {run['seconds']:.1f} s,"
+                    f" {run['cores']:.2f} cores busy on average"
+                )
+            stored = {r["readings"] for r in runs.values()}
+            if len(stored) != 1:
+                raise RuntimeError(f"the {source} flow stored different readings: {runs}")
+            one = runs["1 worker"]["readings_per_s"]
+            for shape, run in runs.items():
+                key = _key(source, lake_kind, shape)
+                figures[f"{key}_readings_per_s"] = round(run["readings_per_s"])
+                figures[f"{key}_ratio"] = round(run["readings_per_s"] / one, 3)
+                figures[f"{key}_cores"] = round(run["cores"], 2)
     return figures
 
 
+def _key(source: str, lake_kind: str, shape: str) -> str:
+    """`scaling_kafka_2_processes` (SQLite lake), `scaling_kafka_server_lake_2_processes`."""
+    where = "" if lake_kind == "sqlite" else f"{lake_kind}_lake_"
+    return f"scaling_{source}_{where}{shape.replace(' ', '_')}"
+
+
 def print_table(figures: dict) -> None:
-    """The readings/s and ratios of every source and shape, side by side."""
-    print(f"{'scaling (readings/s, ratio)':28}" + "".join(f"{s:>20}" for s in SHAPES))
+    """The readings/s, ratios and busy cores of every source, lake and shape, side by side."""
+    print(f"{'scaling (readings/s, ratio, cores)':46}" + "".join(f"{s:>26}" for s in SHAPES))
     for source in ("simulator", "kafka"):
-        key = f"scaling_{source}_1_worker_readings_per_s"
-        if key not in figures:
-            continue
-        cells = []
-        for shape in SHAPES:
-            name = f"scaling_{source}_{shape.replace(' ', '_')}"
-            rate, ratio = figures[f"{name}_readings_per_s"], figures[f"{name}_ratio"]
-            cells.append(f"{rate:>12,} {ratio:>6.2f}x")
-        print(f"{source + ' flow':28}" + "".join(f"{c:>20}" for c in cells))
-    if "scaling_kafka_2_processes_ratio" in figures:
-        ratio = figures["scaling_kafka_2_processes_ratio"]
-        verdict = "meets target" if ratio >= TARGET_TWO_PROCESSES else "BELOW target"
-        print(
-            f"kafka flow, 2 processes / 1: {ratio:.2f}x vs target {TARGET_TWO_PROCESSES}: {verdict}"
-        )
+        for lake_kind in LAKES:
+            if f"{_key(source, lake_kind, SHAPES[0])}_readings_per_s" not in figures:
+                continue
+            cells = []
+            for shape in SHAPES:
+                name = _key(source, lake_kind, shape)
+                rate, ratio = figures[f"{name}_readings_per_s"], figures[f"{name}_ratio"]
+                cells.append(f"{rate:>10,} {ratio:>5.2f}x {figures[f'{name}_cores']:>4.2f} cores")
+            label = f"{source} flow, {LAKE_NAMES[lake_kind]}"
+            print(f"{label:46}" + "".join(f"{c:>26}" for c in cells))
+    for lake_kind in LAKES:
+        key = f"{_key('kafka', lake_kind, '2 processes')}_ratio"
+        if key in figures:
+            ratio = figures[key]
+            verdict = "meets target" if ratio >= TARGET_TWO_PROCESSES else "BELOW target"
+            print(
+                f"kafka flow, {LAKE_NAMES[lake_kind]}, 2 processes / 1: {ratio:.2f}x"
+                f" vs target {TARGET_TWO_PROCESSES}: {verdict}"
+            )

@@ -1,13 +1,14 @@
 """`just bench`: throughput of the full flow against the bare detectors, in one process run.
 
     just bench [--json] [--sensors 200] [--hours 24] [--no-kafka] [--kafka-bootstrap HOST:PORT]
-    just bench --scaling [--json] [--sensors 400] [--hours 8] [--no-kafka]
+    just bench --scaling [--json] [--sensors 400] [--hours 8] [--no-kafka] [--no-server-lake]
 
 Prints, side by side, the full flow and the bare detectors (`dataflows.bench.throughput`),
 each model's cost (`dataflows.bench.detector_cost`), memory (`dataflows.bench.memory`) and,
 with a broker, the Kafka path and its latency (`dataflows.bench.kafka`); `--json` prints
 the same figures as one JSON object. `--scaling` runs only the scaling benchmark
-(`dataflows.bench.scaling`): 1 worker, 2 workers and 2 processes, side by side.
+(`dataflows.bench.scaling`): 1 worker, 2 workers and 2 processes, side by side, on the
+SQLite lake and on a lake on temporary PostgreSQL and S3Proxy servers.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dataflows.bench import memory as bench_memory
 from dataflows.bench.detector_cost import detector_costs
@@ -51,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cap-rows", type=int, default=3_000, help="readings of each")
     parser.add_argument(
         "--scaling", action="store_true", help="only the scaling benchmark (workers, processes)"
+    )
+    parser.add_argument(
+        "--no-server-lake",
+        action="store_true",
+        help="--scaling: skip the lake on temporary PostgreSQL and S3Proxy servers",
     )
     args = parser.parse_args(argv)
     if args.scaling:
@@ -180,31 +190,63 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _scaling(args: argparse.Namespace) -> int:
-    """`--scaling`: the shapes of the flow side by side (a temporary broker for Kafka)."""
+    """`--scaling`: the shapes of the flow side by side (temporary broker and servers)."""
     from dataflows.bench import scaling
-    from dataflows.kafka import broker as kafka_broker
 
     sensors = args.sensors if args.sensors != 200 else 400  # the issue's measured size
     hours = args.hours if args.hours != 24.0 else 8.0
-    bootstrap = None if args.no_kafka else args.kafka_bootstrap
-    broker = None
-    with tempfile.TemporaryDirectory(prefix="city-bench-broker-") as home:
+    with ExitStack() as stack:
+        bootstrap = None if args.no_kafka else args.kafka_bootstrap
         if not args.no_kafka and bootstrap is None:
-            broker = kafka_broker.Broker(Path(home), kafka_broker.free_port_pair())
-            progress(f"starting a Kafka broker at {broker.bootstrap} ...")
-            kafka_broker.start(broker)
-            bootstrap = broker.bootstrap
-        try:
-            figures = scaling.scaling(sensors, hours, bootstrap)
-        finally:
-            if broker is not None:
-                kafka_broker.stop(broker)
+            bootstrap = stack.enter_context(_temporary_broker()).bootstrap
+        servers = None if args.no_server_lake else stack.enter_context(_temporary_servers())
+        figures = scaling.scaling(sensors, hours, bootstrap, servers)
     figures["cpu_count"] = os.cpu_count()
     if args.json:
         print(json.dumps(figures))
     else:
         scaling.print_table(figures)
     return 0
+
+
+@contextmanager
+def _temporary_broker() -> Iterator[Any]:
+    from dataflows.kafka import broker as kafka_broker
+
+    with tempfile.TemporaryDirectory(prefix="city-bench-broker-") as home:
+        broker = kafka_broker.Broker(Path(home), kafka_broker.free_port_pair())
+        progress(f"starting a Kafka broker at {broker.bootstrap} ...")
+        kafka_broker.start(broker)
+        try:
+            yield broker
+        finally:
+            kafka_broker.stop(broker)
+
+
+@contextmanager
+def _temporary_servers() -> Iterator[tuple[Any, Any]]:
+    """PostgreSQL and S3Proxy on free ports, under folders removed afterwards."""
+    from dataflows.kafka.broker import free_port_pair
+    from dataflows.servers import postgres as pg
+    from dataflows.servers import s3 as s3_server
+
+    # PostgreSQL runs as its own user when this runs as root: a home outside private folders
+    pg_home = Path(tempfile.mkdtemp(prefix="city-bench-postgres-"))
+    s3_home = Path(tempfile.mkdtemp(prefix="city-bench-s3-"))
+    pg_port = free_port_pair()  # and the next one
+    s3_port = pg_port + 1
+    postgres = pg.PostgresServer(pg_home, pg_port)
+    s3 = s3_server.S3Server(s3_home, s3_port)
+    progress(f"starting PostgreSQL at 127.0.0.1:{pg_port} and S3Proxy at 127.0.0.1:{s3_port} ...")
+    try:
+        pg.start(postgres)
+        s3_server.start(s3)
+        yield postgres, s3
+    finally:
+        s3_server.stop(s3)
+        pg.stop(postgres)
+        shutil.rmtree(pg_home, ignore_errors=True)
+        shutil.rmtree(s3_home, ignore_errors=True)
 
 
 run = console(main)

@@ -139,7 +139,7 @@ def test_bench_prints_its_figures_as_one_json_object():
     assert "[bench]" in result.stderr  # progress is shown
 
 
-def test_the_scaling_bench_runs_every_shape_on_the_simulator_and_kafka(kafka):
+def test_the_scaling_bench_runs_every_shape_on_both_flows_and_both_lakes(kafka):
     result = subprocess.run(
         [
             sys.executable,
@@ -160,9 +160,11 @@ def test_the_scaling_bench_runs_every_shape_on_the_simulator_and_kafka(kafka):
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    assert "[bench] scaling: the kafka flow, 2 processes" in result.stderr  # progress shown
+    assert "[bench] scaling: the kafka flow, PostgreSQL + S3 lake, 2 processes" in result.stderr
     figures = json.loads(result.stdout)
     for source in ("simulator", "kafka"):
-        assert figures[f"scaling_{source}_1_worker_ratio"] == 1.0
-        for shape in ("1_worker", "2_workers", "2_processes"):
-            assert figures[f"scaling_{source}_{shape}_readings_per_s"] > 0
+        for where in ("", "server_lake_"):  # the SQLite lake, then one on temporary servers
+            assert figures[f"scaling_{source}_{where}1_worker_ratio"] == 1.0
+            for shape in ("1_worker", "2_workers", "2_processes"):
+                assert figures[f"scaling_{source}_{where}{shape}_readings_per_s"] > 0
+                assert 0 < figures[f"scaling_{source}_{where}{shape}_cores"] <= os.cpu_count()
