@@ -267,6 +267,13 @@ class Settings:
         "readings per asset waiting for their RUL label (the oldest are censored)",
         minimum=100,
     )
+    maintenance_shards: int = setting(
+        1,
+        "CITY_MAINTENANCE_SHARDS",
+        "RUL models per asset type, each learning from its share of the type's assets (more"
+        " spreads the maintenance step over more workers; fixed for a recovery store's life)",
+        minimum=1,
+    )
     dead_letters_per_minute: int = setting(
         10,
         "CITY_DEAD_LETTERS_PER_MINUTE",

@@ -5,7 +5,8 @@
     just evaluate zoo [--seed 42] [--json]
     just evaluate simulator [--sensors 200] [--hours 336] [--seed 42] [--json]
     just evaluate cmapss [PATH] [--start-every N] [--json]
-    just evaluate assets [--assets 100] [--days 180] [--seed 42] [--alert-prob P] [--json]
+    just evaluate assets [--assets 100] [--days 180] [--seed 42] [--alert-prob P] [--shards N]
+                         [--json]
 
 Each evaluation runs the city flow into a temporary lake, prints its figures (or one JSON
 object with `--json`), writes an HTML report with a table and Plotly charts (`--report`,
@@ -62,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assets", type=int, default=100, help="assets only")
     parser.add_argument("--days", type=float, default=180.0, help="assets only")
     parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="assets only: RUL models per asset type (CITY_MAINTENANCE_SHARDS)",
+    )
+    parser.add_argument(
         "--alert-prob",
         type=float,
         default=None,
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         report = zoo_report(figures, args.report)
     elif args.dataset == "assets":
         figures = asset_evaluation.evaluate_assets(
-            args.assets, args.days, args.seed, args.alert_prob
+            args.assets, args.days, args.seed, args.alert_prob, shards=args.shards
         )
         report = asset_evaluation.assets_report(figures, args.report)
     else:

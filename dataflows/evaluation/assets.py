@@ -35,6 +35,7 @@ def evaluate_assets(
     seed: int = 42,
     alert_prob: float | None = None,
     progress: bool = True,
+    shards: int = 1,
 ) -> dict[str, object]:
     """Run the simulated fleet (no sensors) for `days` through the city flow and score it.
 
@@ -47,6 +48,7 @@ def evaluate_assets(
         "CITY_SIM_SEED": str(seed),
         "CITY_SIM_SPEEDUP": "0",
         "CITY_SIM_START": START,
+        "CITY_MAINTENANCE_SHARDS": str(shards),
     }
     if alert_prob is not None:
         env["CITY_MAINTENANCE_ALERT_PROB"] = str(alert_prob)
@@ -79,6 +81,7 @@ def evaluate_assets(
         "assets": assets,
         "days": days,
         "alert_prob": settings.maintenance_alert_prob,
+        "shards": settings.maintenance_shards,
         **figures,
         "seconds": round(seconds, 1),
     }

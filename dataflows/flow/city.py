@@ -28,7 +28,7 @@ from dataflows.catalogue.types import Catalogue
 from dataflows.flow.alerting import AlertPolicy
 from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import StepGuard
-from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic
+from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic, fleet_key
 from dataflows.flow.sensors import SensorConfig, SensorLogic
 from dataflows.flow.stale_snapshots import recovery_directory_of_this_run, repair_before_resuming
 from dataflows.kafka import client as kafka_io
@@ -236,6 +236,7 @@ def maintenance_config(settings: Settings, catalogue: Catalogue | None = None) -
         clock_jump_ms=int(settings.clock_jump_s * 1000),
         clock_confirmations=settings.clock_confirm_readings,
         max_pending=settings.maintenance_max_pending,
+        shards=settings.maintenance_shards,
     )
 
 
@@ -308,9 +309,13 @@ def build_flow(
         maintenance_config(settings, catalogue),
         StepGuard("maintenance"),
     )
+    shards = settings.maintenance_shards
+    fleets = op.map(
+        "fleet_shards", assets.trues, lambda kv: (fleet_key(kv[0], kv[1].sensor_id, shards), kv[1])
+    )
     per_asset_type = op.stateful_batch(
         "maintenance",
-        assets.trues,
+        fleets,
         lambda resume: MaintenanceLogic(maintenance, resume, maintenance_guard),
     )
     # one call per batch: most Rows carry no alert change

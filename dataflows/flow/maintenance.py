@@ -1,7 +1,9 @@
-"""The maintenance step of the flow: one online RUL model per asset type.
+"""The maintenance step of the flow: one online RUL model per asset type (or type's shard).
 
 Keyed by asset type, it receives the type's condition readings and maintenance messages in
-arrival order (one Kafka partition keeps each asset's order). For each asset:
+arrival order (one Kafka partition keeps each asset's order). With `CITY_MAINTENANCE_SHARDS`
+> 1 each type's assets are spread over that many keys, each with a model of its own that
+learns from its share of the fleet (`fleet_key`). For each asset:
 
 - a reading is stored in `readings` (condition signals are not scored by the anomaly
   detectors) and fed to the type's `RemainingLife` model (all signals but the `run_hours`
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import pickle
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,6 +89,20 @@ _SWEEP_EVERY_S = 60.0
 """How often (wall clock) the step looks for assets that have been silent too long."""
 
 
+def fleet_key(asset_type: str, asset_id: str, shards: int = 1) -> str:
+    """The maintenance step's key of an asset: its type, or its type's shard.
+
+    With `shards` > 1 a type's assets are spread over that many keys (and models), by a
+    hash of the asset id that every process computes alike.
+
+    >>> fleet_key("pump", "pump-7"), fleet_key("pump", "pump-7", shards=4)
+    ('pump', 'pump/3')
+    """
+    if shards <= 1:
+        return asset_type
+    return f"{asset_type}/{zlib.crc32(asset_id.encode()) % shards}"
+
+
 def new_model(horizon_h: float, max_pending: int = 20_000) -> RemainingLife:
     """The RUL model of one asset type (times in hours).
 
@@ -111,6 +128,8 @@ class MaintenanceConfig:
     clock_jump_ms: int = 3_600_000
     clock_confirmations: int = 2
     max_pending: int = 20_000
+    shards: int = 1
+    """Keys (and RUL models) per asset type: see `fleet_key`."""
 
 
 @dataclass
@@ -137,6 +156,7 @@ class FleetState:
     model: RemainingLife
     assets: dict[str, AssetState] = field(default_factory=dict)
     latest_ms: int = 0  # of any of its assets
+    key: str = ""  # `fleet_key`: the type, or its shard (empty in snapshots before shards)
 
 
 class MaintenanceLogic(StatefulBatchLogic):
@@ -168,7 +188,8 @@ class MaintenanceLogic(StatefulBatchLogic):
                 mark = rows.mark()
                 try:
                     if self.state is None:
-                        self.state = FleetState(item.type, self._new_model(item.type))
+                        key = fleet_key(item.type, item.sensor_id, self.config.shards)
+                        self.state = FleetState(item.type, self._new_model(item.type), key=key)
                     if position == 0:
                         ready += self._admit(self.state, item, now_s, rows)
                     else:
@@ -290,7 +311,7 @@ class MaintenanceLogic(StatefulBatchLogic):
     @property
     def model_name(self) -> str:
         assert self.state is not None
-        return f"{MAINTENANCE_DETECTOR} {self.state.asset_type}"
+        return f"{MAINTENANCE_DETECTOR} {self.state.key or self.state.asset_type}"
 
     def _asset(self, fleet: FleetState, item: Reading | AssetEvent) -> AssetState:
         asset = fleet.assets.get(item.sensor_id)

@@ -332,3 +332,33 @@ def test_an_event_far_ahead_does_not_make_the_assets_readings_out_of_order():
         + [reading._replace(ts_ms=START + k * HOUR_MS) for k in range(1, 4)]
     )
     assert rows.dead_letters == [] and len(rows.readings) == 4
+
+
+def test_sharded_fleets_spread_each_type_over_models_that_each_see_their_assets(tmp_path):
+    """`CITY_MAINTENANCE_SHARDS`: every asset message once, each asset in one model."""
+    from dataclasses import replace
+
+    from bytewax.testing import run_main
+
+    from dataflows.flow.city import build_flow
+    from dataflows.flow.maintenance import fleet_key
+
+    counts = {}
+    for shards in (1, 3):
+        env = {**SMALL_CITY, "CITY_SIM_SENSORS": "0", "CITY_SIM_ASSETS": "10",
+               "CITY_SIM_HOURS": str(20 * 24), "CITY_MAINTENANCE_SHARDS": str(shards)}  # fmt: skip
+        folder = tmp_path / f"shards-{shards}"
+        settings = replace(Settings.from_env(env), lake=folder, retention_readings_days=0.0)
+        run_main(build_flow(settings))
+        con = lake.connect(folder, read_only=True)
+        counts[shards] = con.sql("SELECT count(*) FROM readings").fetchone()[0]
+        models = {row[0] for row in con.sql("SELECT DISTINCT model FROM model_metrics").fetchall()}
+        assets = con.sql(
+            "SELECT DISTINCT asset_id, asset_type FROM maintenance_events WHERE asset_id NOT NULL"
+        ).fetchall()
+        con.close()
+        expected = {f"RemainingLife {fleet_key(kind, asset, shards)}" for asset, kind in assets}
+        assert models and models <= expected  # a model per type's shard that saw a label
+        if shards > 1:
+            assert all("/" in model for model in models)
+    assert counts[1] == counts[3] > 0
