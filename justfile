@@ -11,8 +11,9 @@ default:
     @just --list
 
 # run the simulator flow and the live dashboard (Ctrl-C stops both)
+[no-exit-message]
 demo: _venv
-    {{python}} -m dataflows.cli.demo
+    @{{python}} -m dataflows.cli.demo
 
 # run the whole test suite (real lake, real browser)
 test *args: _venv _chromium _kcat _postgres

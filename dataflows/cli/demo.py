@@ -5,8 +5,9 @@ dashboard has history at once, and the detectors have passed their first day, wh
 baseline first replaces the level they start on and a burst of alerts can follow), and 60
 days of the assets' lives (so the maintenance models have learnt from failures), and then
 runs in real time; it shows how much of the backfill is in the lake meanwhile. Both
-processes stop on Ctrl-C with one line (they run in their own process groups, so the
-terminal's Ctrl-C reaches the demo alone, and what they print while stopping is not shown);
+processes stop on Ctrl-C with one line (the demo holds the terminal's foreground in a process
+group of its own, and they run in theirs, so Ctrl-C reaches the demo alone, neither `just` nor
+them, and what they print while stopping is not shown);
 if the flow ends by itself (`CITY_SIM_HOURS`), the dashboard stays up. With `CITY_ALERT_CHANNELS`
 set, `just notify` runs beside them.
 """
@@ -25,6 +26,7 @@ from typing import IO
 from dataflows import dashboard_server, lake
 from dataflows.cli import console
 from dataflows.cli.startup import check
+from dataflows.cli.terminal import foreground_of_its_own
 from dataflows.lake.progress import LakeProgress
 from dataflows.settings import Settings
 
@@ -115,6 +117,11 @@ def _stop(processes: list[subprocess.Popen], grace_s: float = 15.0) -> None:
 
 
 def main() -> int:
+    with foreground_of_its_own():  # Ctrl-C reaches the demo, not the `just` that started it
+        return _demo()
+
+
+def _demo() -> int:
     env = {**DEMO_DEFAULTS, **os.environ}
     settings = Settings.from_env(env)
     check(settings)  # a bad catalogue or an absent broker: one line, before anything starts

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
+import pty
+import select
+import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -21,7 +22,7 @@ from tests.conftest import ROOT, city_env
 from tests.dashboard.test_browser import free_port
 
 
-def test_demo_serves_the_dashboard_shows_the_backfill_and_stops_on_ctrl_c_with_one_line(
+def test_just_demo_serves_the_dashboard_shows_the_backfill_and_stops_on_ctrl_c_with_one_line(
     tmp_path,
 ):
     port = free_port()
@@ -30,46 +31,59 @@ def test_demo_serves_the_dashboard_shows_the_backfill_and_stops_on_ctrl_c_with_o
                    CITY_SIM_BACKFILL_HOURS="2")  # fmt: skip
     env.pop("CITY_SIM_START")
     env.pop("CITY_SIM_HOURS")
-    demo = subprocess.Popen(
-        [sys.executable, "-m", "dataflows.cli.demo"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group, as in a terminal
-    )
+    just = shutil.which("just")
+    assert just is not None, "the README's `just` is not on PATH"
+    # in a terminal of its own, as a user types it: Ctrl-C there signals the foreground group
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: `just demo` in the repository, the pty its controlling terminal
+        try:
+            os.chdir(ROOT)
+            os.execve(just, [just, "demo"], env)
+        finally:
+            os._exit(127)
     url = f"http://127.0.0.1:{port}"
-    output: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(
-        target=lambda: [output.put(c) for c in iter(lambda: demo.stdout.read(1), "")]
-    )
-    reader.start()
-    seen = ""
-    deadline = time.monotonic() + 120
+    seen = b""
+
+    def read(timeout_s: float) -> bool:
+        """Read what the terminal shows for up to `timeout_s`; False once it has closed."""
+        nonlocal seen
+        if select.select([terminal], [], [], timeout_s)[0]:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # EIO: every process on the terminal has ended
+                return False
+            seen += chunk
+            return bool(chunk)
+        return True
+
     try:
-        while "; now live" not in seen:  # the backfill's progress, to its end
-            assert time.monotonic() < deadline and demo.poll() is None, seen
-            with contextlib.suppress(queue.Empty):
-                seen += output.get(timeout=1)
-        assert f"Dashboard: {url}" in seen, seen
+        deadline = time.monotonic() + 180
+        while b"; now live" not in seen:  # the backfill's progress, to its end
+            assert time.monotonic() < deadline and read(1.0), seen.decode(errors="replace")
+        text = seen.decode()
+        assert f"Dashboard: {url}" in text, text
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200
-        assert "[demo] backfill [" in seen
+        assert "[demo] backfill [" in text
         assert lake.count_rows(tmp_path / "lake") > 0  # the backfill shown is in the lake
-        os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole group
-        demo.wait(timeout=60)
+        os.write(terminal, b"\x03")  # Ctrl-C, typed
+        deadline = time.monotonic() + 60
+        while read(1.0):
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+        _, status = os.waitpid(pid, 0)
     finally:
-        if demo.poll() is None:  # a failed test: the demo and its children, at once
-            for child in psutil.Process(demo.pid).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):  # a failed test: all of it, at once
+            for child in psutil.Process(pid).children(recursive=True):
                 child.kill()
-            demo.kill()
-    reader.join(timeout=10)
-    out = seen + _drain(output)
-    assert demo.returncode == 0, out
-    # after Ctrl-C: one line, finished when both have stopped, no trace of either process
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    out = seen.decode().replace("\r\n", "\n")
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    # after Ctrl-C: one line, finished when both have stopped, no trace of either process, and
+    # nothing from `just` (which Ctrl-C no longer reaches)
     assert out.endswith("\nstopping the flow and the dashboard ... stopped.\n"), out
-    for trace in ("Traceback", "panicked", "KeyboardInterrupt", "RUST_BACKTRACE"):
+    for trace in ("Traceback", "panicked", "KeyboardInterrupt", "RUST_BACKTRACE", "error"):
         assert trace not in out, out
     time.sleep(0.5)
     try:
@@ -77,13 +91,6 @@ def test_demo_serves_the_dashboard_shows_the_backfill_and_stops_on_ctrl_c_with_o
         raise AssertionError("the dashboard still answers after Ctrl-C")
     except OSError:
         pass
-
-
-def _drain(output: queue.Queue[str]) -> str:
-    chars = []
-    while not output.empty():
-        chars.append(output.get_nowait())
-    return "".join(chars)
 
 
 def test_bench_prints_its_figures_as_one_json_object():
