@@ -9,7 +9,8 @@ module does nothing::
     python -m bytewax.run "dataflows.flow.city:build_flow()" -w 4     # four workers in one process
 
 Every step isolates its records' faults (`dataflows.flow.isolation`): one message can cost the
-flow a dead letter, never the flow itself.
+flow a dead letter, never the flow itself. Every step tallies its work, and the first one the
+records of each source partition (`dataflows.flow.metered`, sampled into `flow_metrics`).
 
 Step ids are a persistent contract (they name recovery state): do not rename them.
 """
@@ -29,6 +30,8 @@ from dataflows.flow.alerting import AlertPolicy
 from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import StepGuard
 from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic, fleet_key
+from dataflows.flow.metered import MeteredLogic, metered
+from dataflows.flow.run_options import process_label
 from dataflows.flow.sensors import SensorConfig, SensorLogic
 from dataflows.flow.stale_snapshots import recovery_directory_of_this_run, repair_before_resuming
 from dataflows.kafka import client as kafka_io
@@ -264,6 +267,7 @@ def build_flow(
     threadpool_limits(1, user_api="blas")
 
     catalogue = load_catalogue(settings.catalogue)
+    process = process_label()  # the steps' tallies are this process's (`flow_metrics`)
     flow = Dataflow("city")
     if replay is not None:
         recorded = op.input("replay", flow, RecordedFilesSource(replay))
@@ -272,7 +276,11 @@ def build_flow(
         checked = op.flat_map_batch(
             "validate",
             recorded,
-            lambda batch: validate_batch(batch, "replay", limits, guard, catalogue),
+            metered(
+                lambda batch: validate_batch(batch, "replay", limits, guard, catalogue),
+                f"step:validate@{process}",
+                by_source=True,
+            ),
         )
     elif settings.source == "kafka":
         records = op.input("kafka", flow, KafkaSource(settings, settings.kafka_readings_topic))
@@ -282,7 +290,11 @@ def build_flow(
         checked = op.flat_map_batch(
             "decode",
             records,
-            lambda batch: decode_batch(batch, max_future_ms, limits, guard, catalogue),
+            metered(
+                lambda batch: decode_batch(batch, max_future_ms, limits, guard, catalogue),
+                f"step:decode@{process}",
+                by_source=True,
+            ),
         )
     else:
         raw = op.input("simulator", flow, SimulatorSource(settings))
@@ -291,10 +303,13 @@ def build_flow(
         checked = op.flat_map_batch(
             "validate",
             raw,
-            lambda batch: validate_batch(batch, "simulator", limits, guard, catalogue),
+            metered(
+                lambda batch: validate_batch(batch, "simulator", limits, guard, catalogue),
+                f"step:validate@{process}",
+                by_source=True,
+            ),
         )
-    # Bytewax's `branch` narrows a stream's type only by a TypeGuard: `assets` is left open,
-    # and the ignore of `side` is where the checker cannot follow that `Rows` go that way
+    # Bytewax's `branch` narrows a stream's type only by a TypeGuard: `assets` is left open
     split = op.branch("split", checked, lambda item: isinstance(item, tuple))
     assets: op.BranchOut = op.branch(
         "assets", split.trues, lambda item: item[1].type in catalogue.asset_types
@@ -303,7 +318,9 @@ def build_flow(
     per_sensor = op.stateful_batch(
         "sensors",
         assets.falses,
-        lambda resume: SensorLogic(sensors, resume, sensors_guard),
+        lambda resume: MeteredLogic(
+            SensorLogic(sensors, resume, sensors_guard), f"step:sensors@{process}"
+        ),
     )
     maintenance, maintenance_guard = (
         maintenance_config(settings, catalogue),
@@ -316,7 +333,9 @@ def build_flow(
     per_asset_type = op.stateful_batch(
         "maintenance",
         fleets,
-        lambda resume: MaintenanceLogic(maintenance, resume, maintenance_guard),
+        lambda resume: MeteredLogic(
+            MaintenanceLogic(maintenance, resume, maintenance_guard), f"step:maintenance@{process}"
+        ),
     )
     # one call per batch: most Rows carry no alert change
     changes = op.flat_map_batch("alert_changes", per_sensor, _alert_changes)
@@ -326,11 +345,14 @@ def build_flow(
     per_district = op.stateful_batch(
         "districts",
         changes,
-        lambda resume: DistrictLogic(
-            window_ms, settings.city_event_min_sensors, resume, ttl_ms, districts_guard
+        lambda resume: MeteredLogic(
+            DistrictLogic(
+                window_ms, settings.city_event_min_sensors, resume, ttl_ms, districts_guard
+            ),
+            f"step:districts@{process}",
         ),
     )
-    side = op.key_on("side_rows", split.falses, _side_key)  # type: ignore[arg-type]
+    side = op.key_on("side_rows", split.falses, _side_key)
     everything = op.merge("all_rows", per_sensor, per_asset_type, per_district, side)
     op.output("lake", everything, LakeSink(settings, limit_dead_letters=replay is None))
     if settings.source == "kafka" and replay is None:

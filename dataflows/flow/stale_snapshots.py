@@ -25,15 +25,14 @@ untouched with a warning.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import os
 import sqlite3
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from dataflows.flow.run_options import bytewax_run_option
 
 log = logging.getLogger(__name__)
 
@@ -129,24 +128,14 @@ def _connections(paths: Sequence[Path]) -> Iterator[list[sqlite3.Connection]]:
 def recovery_directory_of_this_run(argv: Sequence[str] | None = None) -> Path | None:
     """The `-r` folder of this process when it is `python -m bytewax.run`, else `None`.
 
+    >>> import importlib.util
     >>> run = importlib.util.find_spec("bytewax.run").origin
     >>> recovery_directory_of_this_run([run, "flow:build()", "-r", "/tmp/store", "-s", "1"])
     PosixPath('/tmp/store')
     >>> recovery_directory_of_this_run(["pytest", "-r", "a"]) is None
     True
     """
-    argv = sys.argv if argv is None else argv
-    spec = importlib.util.find_spec("bytewax.run")
-    if not argv or spec is None or spec.origin is None:
-        return None
-    if Path(argv[0]).resolve() != Path(spec.origin).resolve():
-        return None
-    found = os.environ.get("BYTEWAX_RECOVERY_DIRECTORY")
-    for position, arg in enumerate(argv[1:], start=1):
-        if arg in ("-r", "--recovery-directory") and position + 1 < len(argv):
-            found = argv[position + 1]
-        elif arg.startswith("--recovery-directory="):
-            found = arg.split("=", 1)[1]
+    found = bytewax_run_option("-r", "--recovery-directory", "BYTEWAX_RECOVERY_DIRECTORY", argv)
     return Path(found) if found else None
 
 

@@ -10,7 +10,8 @@ the flow back if the lake cannot keep up. A failed write fails the flow at its n
 rather than being lost, and stops it with a one-line reason. Partition 0 also applies the
 retention periods and compacts the lake every `CITY_COMPACT_EVERY_S` seconds. Every
 `CITY_METRICS_EVERY_S` seconds each partition samples what it committed into
-`flow_metrics` and the process's Prometheus endpoint (`dataflows.telemetry`).
+`flow_metrics` and the process's Prometheus endpoint (`dataflows.telemetry`), with the
+tallies of the process's steps and source partitions since the last sample.
 
 Dead letters are rate-limited per partition (`dataflows.flow.dead_letter_limit`:
 `CITY_DEAD_LETTERS_PER_MINUTE` per sensor and reason, `CITY_DEAD_LETTERS_MAX_PER_MINUTE` in
@@ -45,12 +46,14 @@ from dataflows import lake
 from dataflows.catalogue.load import load_catalogue
 from dataflows.flow.dead_letter_limit import DeadLetterLimiter
 from dataflows.flow.isolation import FlowStopped
+from dataflows.flow.run_options import process_label
 from dataflows.lake.rows import Rows
 from dataflows.messages.schema import now_ms
 from dataflows.settings import Settings
 from dataflows.telemetry import prometheus
-from dataflows.telemetry.lake_figures import ConsumerLag, lake_bytes
+from dataflows.telemetry.lake_figures import ConsumerLag, DeadLettersBySource, lake_bytes
 from dataflows.telemetry.meter import SinkMeter
+from dataflows.telemetry.tallies import TALLIES
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +105,10 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
         self._told = False  # the reason is logged once, however often it is raised
         self.index = index
         self.meter = SinkMeter(f"lake-{index}", now_ms())
+        self.step_scope = f"step:lake@{process_label()}"  # its commits, in the process's tallies
         self.last_sample = time.monotonic()
         self._lag: ConsumerLag | None = None
+        self._dead_by_source = DeadLettersBySource()
         self._telemetry_failed = False
         prometheus.serve(settings.metrics_host, settings.metrics_port)
         self._writer = threading.Thread(
@@ -126,7 +131,11 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
                 rows, replayed = batch
                 started = time.perf_counter()
                 lake.write(self.con, rows, self.address, replayed)
-                self.meter.committed(rows, time.perf_counter() - started, now_ms())
+                took = time.perf_counter() - started
+                self.meter.committed(rows, took, now_ms())
+                TALLIES.add(
+                    self.step_scope, rows.count() + (replayed.count() if replayed else 0), took
+                )
                 if replayed is not None:
                     self.meter.committed(replayed, 0.0, now_ms())
                 if self.compacts and time.monotonic() - self.last_compact >= (
@@ -151,10 +160,11 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
             return
         self.last_sample = time.monotonic()
         at = now_ms()
-        rows = self.meter.sample(at)
+        rows = self.meter.sample(at) + TALLIES.sample(at)
         try:
             if self.index == 0:
                 rows.append(lake_bytes(self.con, at))
+                rows.extend(self._dead_by_source.rows(self.con, at))
                 if self.settings.source == "kafka":
                     self._lag = self._lag or ConsumerLag(self.settings)
                     rows.extend(self._lag.rows(self.con, at))

@@ -35,6 +35,10 @@ HELP = {
     "event_lag_s": "seconds between the newest committed reading's event time and now",
     "lake_bytes": "bytes of the lake's live data files",
     "consumer_lag": "Kafka records not yet stored: end offset minus next offset to store",
+    "produce_to_lake_s": "seconds from the newest stored record's Kafka timestamp to its commit",
+    "items": "items a step (or records a source partition) handled in the last sampling window",
+    "items_per_s": "items a step (or records a source partition) handled per second",
+    "busy_cores": "seconds of a step's own code per second: the cores it kept busy",
 }
 
 

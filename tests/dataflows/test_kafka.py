@@ -43,6 +43,7 @@ def topic_messages(kafka, topic: str) -> list[dict]:
 
 def test_every_produced_reading_is_stored_once_and_alerts_are_published(kafka, tmp_path):
     env = kafka_env(kafka, tmp_path, "t1.readings", CITY_SIM_FAULT_RATE="0", CITY_SIM_HOURS="6")
+    producing = time.time()
     summary = produce(env)
     assert summary["partitions"] == 4 and summary["readings"] > 10_000
     run_flow(env)
@@ -59,16 +60,35 @@ def test_every_produced_reading_is_stored_once_and_alerts_are_published(kafka, t
                                              for i, e in zip(ids, events, strict=True))  # fmt: skip
     sent = count(tmp_path / "lake", "SELECT count(*) FROM alert_deliveries WHERE status = 'sent'")
     assert sent == len(events)
-    # the flow's last sample: every partition stored to its end, no consumer lag left
+    waited = time.time() - producing
+    # the flow's last sample: every partition stored to its end, no consumer lag left, and
+    # each partition's newest record reached the lake after it was produced, since the test
+    # began producing: the latency is of the producer's wall clock, not the readings' times
     con = lake.connect(tmp_path / "lake", read_only=True)
-    lag = dict(
+    last = {
+        (scope, metric): value
+        for scope, metric, value in con.sql(
+            "SELECT scope, metric, arg_max(value, ts) FROM flow_metrics "
+            "WHERE metric IN ('consumer_lag', 'produce_to_lake_s') GROUP BY ALL"
+        ).fetchall()
+    }
+    read = dict(
         con.sql(
-            "SELECT scope, arg_max(value, ts) FROM flow_metrics "
-            "WHERE metric = 'consumer_lag' GROUP BY 1"
+            "SELECT scope, sum(value) FROM flow_metrics "
+            "WHERE metric = 'items' AND starts_with(scope, 'source:') GROUP BY 1"
+        ).fetchall()
+    )
+    ends = dict(
+        con.sql(
+            "SELECT source_partition, max(max_offset) + 1 FROM sink_progress GROUP BY 1"
         ).fetchall()
     )
     con.close()
-    assert lag == {f"kafka:t1.readings/{p}": 0.0 for p in range(4)}
+    parts = [f"t1.readings/{p}" for p in range(4)]
+    assert {p: last[(f"kafka:{p}", "consumer_lag")] for p in parts} == dict.fromkeys(parts, 0.0)
+    for p in parts:
+        assert 0 < last[(f"kafka:{p}", "produce_to_lake_s")] < waited, (last, waited)
+    assert read == {f"source:{p}": ends[p] for p in parts}  # every record read once
 
 
 def test_malformed_messages_are_dead_lettered_with_partition_and_offset(kafka, tmp_path):

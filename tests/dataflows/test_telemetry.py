@@ -28,6 +28,9 @@ def test_the_meters_rates_are_its_counts_over_its_windows():
     assert second["last_commit_age_s"] == 4.0
 
 
+STEPS = ("validate", "decode", "sensors", "maintenance", "districts", "lake")
+
+
 def scrape(port: int) -> str:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         return response.read().decode()
@@ -55,15 +58,62 @@ def test_a_flow_samples_its_metrics_into_the_lake_and_serves_them(tmp_path, monk
             continue
     assert 'city_flow_lake_bytes{scope="lake"}' in served
     assert "# TYPE city_flow_last_commit_age_seconds gauge" in served
+    assert 'city_flow_busy_cores{scope="step:sensors@p0"}' in served
     _, stderr = flow.communicate(timeout=300)
     assert flow.returncode == 0, stderr[-3000:]
+    assert "flow metrics not written" not in stderr, stderr[-3000:]
     con = lake.connect(tmp_path / "lake", read_only=True)
     stored = con.sql("SELECT count(*) FROM readings").fetchone()[0]
     counted, samples = con.sql(
         "SELECT sum(value), count(*) FROM flow_metrics WHERE metric = 'readings'"
     ).fetchone()
+    # per source partition: the records it read, which are every record the lake marked
+    read = dict(
+        con.sql(
+            "SELECT substr(scope, 8), sum(value) FROM flow_metrics "
+            "WHERE metric = 'items' AND starts_with(scope, 'source:') GROUP BY 1"
+        ).fetchall()
+    )
+    marked = dict(
+        con.sql(
+            "SELECT source_partition, max(max_offset) + 1 FROM sink_progress GROUP BY 1"
+        ).fetchall()
+    )
+    # per step: what it was given, and the cores it kept busy
+    steps = {
+        scope: (items, busy)
+        for scope, items, busy in con.sql(
+            "SELECT scope, sum(value) FILTER (metric = 'items'), "
+            "max(value) FILTER (metric = 'busy_cores') FROM flow_metrics "
+            "WHERE starts_with(scope, 'step:') GROUP BY 1"
+        ).fetchall()
+    }
+    # per source partition, dead letters of the minute before the last sample (in the lake,
+    # once the flow stopped): the whole run is shorter than a minute, so all of them
+    dead_last = dict(
+        con.sql(
+            "SELECT substr(scope, 8), arg_max(value, ts) FROM flow_metrics "
+            "WHERE metric = 'dead_letters_per_min' AND starts_with(scope, 'source:') GROUP BY 1"
+        ).fetchall()
+    )
+    dead_stored = dict(
+        con.sql(
+            "SELECT regexp_extract(position, '^(.+)/[0-9]+$', 1), count(*) FROM dead_letters "
+            "WHERE position IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+    sensor_messages = con.sql("SELECT count(DISTINCT (sensor_id, ts)) FROM readings").fetchone()[0]
     con.close()
     assert samples >= 5 and counted == stored  # the windows add up to every reading
+    assert len(read) == 4 and read == marked, (read, marked)  # CITY_SIM_PARTITIONS: 4
+    assert dead_stored and dead_last == dead_stored, (dead_last, dead_stored)
+    # (no assets in this city: the maintenance step is never called, nor perhaps districts')
+    assert {"step:validate@p0", "step:sensors@p0", "step:lake@p0"} <= set(steps), steps
+    assert set(steps) <= {f"step:{name}@p0" for name in STEPS}, steps
+    assert steps["step:validate@p0"][0] == sum(read.values())  # every record, validated once
+    assert steps["step:sensors@p0"][0] >= sensor_messages  # and duplicates, late ones
+    for name in ("validate", "sensors", "lake"):
+        assert steps[f"step:{name}@p0"][1] > 0, steps  # their code took time
     # the System page draws them
     monkeypatch.setenv("CITY_LAKE", str(tmp_path / "lake"))
     at = AppTest.from_file(str(ROOT / "dashboard" / "views" / "system.py"), default_timeout=60)
@@ -71,4 +121,10 @@ def test_a_flow_samples_its_metrics_into_the_lake_and_serves_them(tmp_path, monk
     assert not at.exception, [e.value for e in at.exception]
     shown = {m.label: m.value for m in at.metric}
     assert set(shown) >= {"Readings/s (all partitions)", "Lake size"}
-    assert len(at.get("plotly_chart")) >= 4
+    assert shown["Kafka lag (records)"] == "–"  # not a Kafka flow: no lag, not a lag of 0
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    for title in ("per source partition", "Cores each step keeps busy", "into each step"):
+        assert any(title in spec for spec in charts), title
+    (steps,) = [f.value for f in at.dataframe if "step@process" in f.value.columns]
+    assert {"sensors@p0", "validate@p0", "lake@p0"} <= set(steps["step@process"])
+    assert (steps["busy_cores"] >= 0).all()
