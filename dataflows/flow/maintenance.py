@@ -242,8 +242,9 @@ class MaintenanceLogic(StatefulBatchLogic):
         if fleet is None:
             return
         if isinstance(error, ModelFailed):
-            fleet.model = self._new_model(fleet.asset_type)
-            key, what = fleet.asset_type, "model"
+            fleet.model = self._new_model(fleet.asset_type)  # the shard's model alone
+            key = fleet_key(fleet.asset_type, item.sensor_id, self.config.shards)
+            what = "model"
         else:
             key, what = item.sensor_id, "state"
             try:  # the asset's open alert would otherwise stay open for good

@@ -12,12 +12,14 @@ from streamlit.testing.v1 import AppTest
 
 from dataflows import lake
 from dataflows.evaluation import maintenance_scoring
+from dataflows.flow import maintenance
 from dataflows.flow.city import alert_policy, validate_batch
-from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic
+from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic, fleet_key
 from dataflows.lake.rows import Rows
 from dataflows.messages.schema import AssetEvent, AssetTruth, Reading, SourceRecord
 from dataflows.settings import Settings
 from dataflows.simulator.assets import DAY_MS, HOUR_MS, AssetSimulator, Fleet, whole_fleet
+from online_models.maintenance import RemainingLife
 from tests.conftest import FLEET, ROOT, SMALL_CITY, FlowRun, run_json
 
 START = 1767225600000
@@ -312,6 +314,21 @@ def test_an_asset_silent_longer_than_its_state_lifetime_leaves_the_state():
     assert len(rows.readings) == 3 and rows.sensors == []  # back, cold, still registered
 
 
+def test_a_model_reset_names_the_shard_whose_model_started_afresh(monkeypatch):
+    class Broken(RemainingLife):
+        def observe(self, *args):
+            raise ValueError("broken")
+
+    monkeypatch.setattr(
+        maintenance, "new_model", lambda horizon_h, max_pending=20_000: Broken(horizon=horizon_h)
+    )
+    for shards, key in ((1, "fan"), (4, fleet_key("fan", "fan-1", 4))):
+        logic = MaintenanceLogic(MaintenanceConfig(horizon_h=24, shards=shards))
+        (rows,), _ = logic.on_batch([Reading("fan-1", "fan", START, {"vibration_rms": 1.0})])
+        assert [r[1:4] for r in rows.model_resets] == [("maintenance", key, "model")]
+        assert key == "fan" or key.startswith("fan/")
+
+
 def test_assets_silent_on_the_flows_clock_leave_the_state(monkeypatch):
     logic = MaintenanceLogic(MaintenanceConfig(ttl_ms=100))
     logic.on_batch([Reading("fan-1", "fan", START, {"vibration_rms": 1.0})])
@@ -341,7 +358,6 @@ def test_sharded_fleets_spread_each_type_over_models_that_each_see_their_assets(
     from bytewax.testing import run_main
 
     from dataflows.flow.city import build_flow
-    from dataflows.flow.maintenance import fleet_key
 
     counts = {}
     for shards in (1, 3):
