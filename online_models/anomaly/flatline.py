@@ -24,12 +24,16 @@ class Flatline(base.AnomalyDetector):
     quantised or slow signal) holds a value for long stretches. So the detector also learns
     the longest run the sensor has ended, and a run scores only once it is longer than
     `margin` times that: being stuck is a change to constant behaviour against the sensor's
-    own history. A completed run can at most double the longest run learnt (so one stuck
-    spell does not teach that being stuck is normal, while a sensor whose long runs keep
-    coming learns them in a few), and a sensor that has held one value since its first
-    reading is constant, not stuck: it scores 0 until its value first changes, and that
-    first run is learnt in full (a sensor constant for a week and constant again after a
-    blip is behaving as it always has).
+    own history. A completed run it found suspect can at most double the longest run learnt
+    (so one stuck spell does not teach that being stuck is normal, while a sensor whose long
+    runs keep coming learns them in a few); one it did not is learnt in full. The longest of
+    a few runs says little about how long a natural one can be (of `n` runs of random
+    length, the next exceeds twice their longest with odds of about `n**-2`), so until the
+    sensor has ended `10**(evidence / margin)` runs the margin is `evidence / log10(n + 1)`
+    instead: 10 times after one run, 2.9 after ten, `margin` from 31 on. And a sensor that
+    has held one value since its first reading is constant, not stuck: it scores 0 until its
+    value first changes, and that first run is learnt in full (a sensor constant for a week
+    and constant again after a blip is behaving as it always has).
 
     Parameters
     ----------
@@ -43,6 +47,9 @@ class Flatline(base.AnomalyDetector):
         Repeat rate assumed before any learning.
     margin
         How many times the longest run the sensor has ended a run must exceed to score.
+    evidence
+        Decades of odds against a natural run exceeding the margin, wanted while the sensor
+        has ended few runs (see above).
 
     Examples
     --------
@@ -61,6 +68,8 @@ class Flatline(base.AnomalyDetector):
     """
 
     alert_kind = "sensor_fault"
+    _ended = 10**6
+    """Runs ended: a model pickled before it was counted has the margin it had then."""
 
     def __init__(
         self,
@@ -69,13 +78,16 @@ class Flatline(base.AnomalyDetector):
         alpha: float = 0.01,
         initial_rate: float = 0.05,
         margin: float = 2.0,
+        evidence: float = 3.0,
     ) -> None:
         self.min_run = min_run
         self.decades_for_one = decades_for_one
         self.alpha = alpha
         self.initial_rate = initial_rate
         self.margin = margin
+        self.evidence = evidence
         self._last: float | None = None
+        self._ended = 0  # runs the sensor has ended since its value first changed
         self._run = 0
         self._rate = initial_rate
         self._longest = 0  # the longest run the sensor has ended
@@ -84,9 +96,16 @@ class Flatline(base.AnomalyDetector):
     def _run_with(self, value: float) -> int:
         return self._run + 1 if value == self._last else 0
 
+    def _suspect(self, run: int) -> bool:
+        """Whether a run of `run` repeats is longer than this sensor's history allows."""
+        if run < self.min_run or not self._changed:
+            return False
+        margin = max(self.margin, self.evidence / math.log10(self._ended + 1))
+        return run > margin * self._longest
+
     def score_one(self, x: dict) -> float:
         run = self._run_with(x["value"])
-        if run < self.min_run or not self._changed or run <= self.margin * self._longest:
+        if not self._suspect(run):
             return 0.0
         rate = min(max(self._rate, 1e-3), 0.95)
         decades = -run * math.log10(rate)
@@ -102,9 +121,14 @@ class Flatline(base.AnomalyDetector):
                     self._rate += self.alpha * (1.0 - self._rate)
             self._rate += self.alpha * (0.0 - self._rate)
             if self._changed:
-                self._longest = max(self._longest, min(self._run, 2 * max(self._longest, 1)))
+                ended = self._run
+                if self._suspect(ended):  # it scored: learn it only up to twice the longest
+                    ended = min(ended, 2 * max(self._longest, 1))
+                self._longest = max(self._longest, ended)
+                self._ended += 1
             else:  # it held its first value this long: holding a value that long is its habit
                 self._longest = self._run
+                self._ended = 1
             self._changed = True
         self._run = run
         self._last = value

@@ -286,9 +286,28 @@ def test_flatline_a_constant_sensor_back_to_constant_after_a_blip_is_not_stuck()
         scores.append(model.score_one({"value": 20.0}))
         model.learn_one({"value": 20.0})
     assert max(scores) == 0.0
-    for _ in range(4_000):  # but far longer than it ever held a value is stuck
+    for _ in range(13_000):  # twice as long: two runs ended say little of how long one can be
+        model.learn_one({"value": 20.0})
+    assert model.score_one({"value": 20.0}) == 0.0
+    for _ in range(3_000):  # but 6.3 times the longest (10**3 to 1 against, of 2 runs) is stuck
         model.learn_one({"value": 20.0})
     assert model.score_one({"value": 20.0}) == 1.0
+
+
+def test_flatline_wants_more_margin_while_it_has_seen_few_runs_end():
+    def first_flag(runs: int) -> int:
+        model = Flatline()
+        for k in range(runs):  # runs of 100 readings, then one value held
+            for _ in range(100):
+                model.learn_one({"value": float(k)})
+        held = 0
+        while model.score_one({"value": -1.0}) == 0.0:
+            model.learn_one({"value": -1.0})
+            held += 1
+        return held
+
+    # the longest ended run held 99 repeats; 2 runs ended: 6.3 times that, 10: 2.9, 100: 2
+    assert [first_flag(n) for n in (2, 10, 100)] == [623, 286, 199]
 
 
 def test_seasonal_level_follow_tracks_a_trend_the_slots_alone_lag():
