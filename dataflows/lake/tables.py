@@ -466,10 +466,12 @@ TABLES: dict[str, Table] = {
             retention=Retention("ts", "retention_flow_metrics_days", from_newest=False),
             from_flow=False,
             notes={
-                "scope": "a sink partition (`lake-0`), `lake`, or `kafka:<topic>/<partition>`",
+                "scope": "a sink partition (`lake-0`), `lake`, `kafka:<topic>/<partition>`,"
+                " `source:<partition>`, or `step:<step>@p<process>`",
                 "metric": "`readings` (in the window), `readings_per_s`, `rows_per_s`,"
                 " `dead_letters_per_min`, `commit_s`, `event_lag_s`, `last_commit_age_s`,"
-                " `lake_bytes`, `consumer_lag`",
+                " `lake_bytes`, `consumer_lag`, `produce_to_lake_s`, `items`, `items_per_s`,"
+                " `busy_cores`",
             },
         ),
         Table(
