@@ -12,6 +12,14 @@ its own: wrapping it changes nothing that recovery stores.
 [2, 4, 6]
 >>> [(metric, value) for _, _, metric, value in tallies.sample(1_000, now_s=1.0)][:2]
 [('items', 3.0), ('items_per_s', 3.0)]
+
+With `by_source`, the records of each source partition (a gap's marker is not a record):
+
+>>> from dataflows.messages.schema import DataGap, SourceRecord
+>>> check = metered(lambda batch: [], "step:validate@p0", tallies, by_source=True)
+>>> _ = check([SourceRecord("sim-0", 7, {}), DataGap("sim-0", 8, 9, 0, "retention")])
+>>> {scope: v for _, scope, m, v in tallies.sample(2_000, now_s=2.0) if m == "items"}
+{'step:double@p0': 0.0, 'step:validate@p0': 2.0, 'source:sim-0': 1.0}
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import Any, Generic, TypeVar
 
 from bytewax.operators import StatefulBatchLogic
 
+from dataflows.messages.schema import DataGap
 from dataflows.telemetry.tallies import TALLIES, Tallies
 
 V = TypeVar("V")
@@ -43,8 +52,12 @@ def metered(
         started = time.perf_counter()
         out = step(batch)
         tallies.add(scope, len(batch), time.perf_counter() - started)
-        if by_source:
-            parts = Counter(getattr(record, "source_partition", None) for record in batch)
+        if by_source:  # records, not the markers of records a source could not deliver
+            parts = Counter(
+                getattr(record, "source_partition", None)
+                for record in batch
+                if not isinstance(record, DataGap)
+            )
             for part, count in parts.items():
                 if part is not None:
                     tallies.add(f"source:{part}", count)
