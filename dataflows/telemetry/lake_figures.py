@@ -93,16 +93,14 @@ class ConsumerLag:
             ).fetchall()
         }
         out = []
+        stored = {}  # partition -> (its newest stored offset, when it was committed)
         for tp in parts:
             name = f"{tp.topic}/{tp.partition}"
+            if name in newest:
+                stored[tp] = newest[name]
             next_to_store = max(newest[name][0] + 1 if name in newest else 0, starts[tp])
             lag = max(ends[tp] - next_to_store, 0)
             out.append(FlowMetricRow(at_ms, f"kafka:{name}", "consumer_lag", float(lag)))
-        stored = {
-            tp: newest[f"{tp.topic}/{tp.partition}"]
-            for tp in parts
-            if f"{tp.topic}/{tp.partition}" in newest
-        }
         produced = self._produced_at({tp: offset for tp, (offset, _) in stored.items()})
         for tp, produced_ms in produced.items():
             latency = (stored[tp][1] - produced_ms) / 1000.0
