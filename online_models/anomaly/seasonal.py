@@ -16,7 +16,11 @@ class SeasonalZScore(base.AnomalyDetector):
     The baseline is a mean per `slot_minutes` of the day (half-hours by default), kept apart
     for weekdays and weekends, interpolated linearly between neighbouring slots. Until both
     neighbouring slots have seen `min_slot_weight` readings, the baseline falls back to an
-    exponentially weighted level of recent readings, so the detector is useful at once.
+    exponentially weighted level of recent readings, so the detector is useful at once; its
+    scale is that of recent readings, but never below the seasonal residuals' once other
+    slots have learnt them (a young weekend slot after calm hours is not a hair trigger),
+    and √n times wider after a gap of n usual intervals, whose first reading then mostly
+    replaces the stale level.
 
     The residual is divided by the slot's own scale (mean absolute residual, as a standard
     deviation, interpolated like the means), since noise is rarely the same at 3 am and at
@@ -73,9 +77,13 @@ class SeasonalZScore(base.AnomalyDetector):
     >>> round(model.score_one({"value": daily, "t": t}), 2)
     0.0
     >>> round(model.score_one({"value": daily + 30, "t": t}), 2)  # six noise scales up
-    0.8
+    0.75
 
     """
+
+    # a model pickled before these existed knows no usual interval yet
+    _last_t: float | None = None
+    _interval = 0.0
 
     def __init__(
         self,
@@ -118,6 +126,8 @@ class SeasonalZScore(base.AnomalyDetector):
         self._previous: float | None = None
         self._resolution = 0.0  # smallest change between consecutive values seen (0: none yet)
         self._memo: tuple[float, tuple] | None = None  # (t, expectation) until the next learn
+        self._last_t: float | None = None
+        self._interval = 0.0  # usual time between readings (0: not known yet)
 
     def __getstate__(self) -> dict:
         # the memo is a cache: not part of the model (scoring stays free of side effects)
@@ -151,10 +161,25 @@ class SeasonalZScore(base.AnomalyDetector):
             s_high = (sw[high] * scales[high] + k * prior) / (sw[high] + k)
             result = (expected, s_low + frac * (s_high - s_low), True, slots)
         else:
+            # the recent level's scale, but never below the seasonal residuals' once the
+            # slots have known them: hours of calm on a young (weekend) slot do not make the
+            # stream's usual changes anomalies; after a gap of n usual intervals, √n wider
             level = self._level if self._level is not None else 0.0
-            result = (level, self._level_scale, False, slots)
+            scale = self._level_scale
+            if self._seasonal_seen and self._seasonal_scale > scale:
+                scale = self._seasonal_scale
+            gap = self._gap(t)
+            if gap > 1.0:
+                scale *= math.sqrt(gap)
+            result = (level, scale, False, slots)
         self._memo = (t, result)
         return result
+
+    def _gap(self, t: float) -> float:
+        """Time since the last reading learnt, in usual intervals (1 while unknown)."""
+        if self._last_t is None or not self._interval:
+            return 1.0
+        return (t - self._last_t) / self._interval
 
     def _sigma(self, scale: float, expected: float) -> float:
         # mean absolute deviation -> standard deviation for a normal, with floors: the
@@ -185,8 +210,17 @@ class SeasonalZScore(base.AnomalyDetector):
             if not self._resolution or step < self._resolution:
                 self._resolution = step
         self._previous = value
-        expected, scale, seasonal, (low, high, frac) = self._expectation(x["t"])
+        t = x["t"]
+        expected, scale, seasonal, (low, high, frac) = self._expectation(t)
+        gap = self._gap(t)
         self._memo = None
+        if self._last_t is not None and t > self._last_t:
+            # outages do not teach the usual interval: a step counts at most 4 usual ones
+            dt = t - self._last_t
+            self._interval += (
+                0.05 * (min(dt, 4.0 * self._interval) - self._interval) if self._interval else dt
+            )
+        self._last_t = t
         sigma = self._sigma(scale, expected)
         outlier = False
         if self._seen >= self.warmup:
@@ -205,7 +239,10 @@ class SeasonalZScore(base.AnomalyDetector):
             self._level = value
         else:
             self._level_scale += scale_alpha * (abs(value - self._level) - self._level_scale)
-            self._level += max(self.level_alpha, 1.0 / self._seen) * (value - self._level)
+            alpha = max(self.level_alpha, 1.0 / self._seen)
+            if gap > 1.0:  # as if the readings the gap lacks had all been this one
+                alpha = 1.0 - (1.0 - alpha) ** gap
+            self._level += alpha * (value - self._level)
         if seasonal:
             # the prior learns as slowly as a slot does over a day
             self._seasonal_seen += 1
@@ -216,8 +253,8 @@ class SeasonalZScore(base.AnomalyDetector):
             if expected:
                 ratio = min(residual / abs(expected), 1.0)
                 self._seasonal_ratio += g * (ratio - self._seasonal_ratio)
-        else:
-            # keep a prior ready for when the slots are trained
+        elif self._level_scale > self._seasonal_scale or not self._seasonal_seen:
+            # keep a prior ready for young slots: no narrower than the recent level's scale
             self._seasonal_scale = self._level_scale
 
         slot_alpha, means, weights = self.slot_alpha, self._means, self._weights

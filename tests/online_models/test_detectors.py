@@ -310,6 +310,40 @@ def test_flatline_wants_more_margin_while_it_has_seen_few_runs_end():
     assert [first_flag(n) for n in (2, 10, 100)] == [623, 286, 199]
 
 
+def test_seasonal_hours_of_calm_on_a_young_weekend_slot_do_not_make_a_usual_jump_anomalous():
+    rng, model = random.Random(3), SeasonalZScore(slot_minutes=60)
+    monday, level = 1767571200, 0.0
+    for i in range(5 * 288):  # five weekdays at five minutes: one of three levels, 4 h each
+        if rng.random() < 1 / 48:
+            level = rng.choice((0.0, 10.0, 25.0))
+        model.learn_one({"value": round(level + rng.gauss(0, 0.2), 1), "t": monday + 300 * i})
+    saturday = monday + 5 * 86400  # weekend slots are untrained: the recent level is used
+    for i in range(120):  # ten calm hours at one level
+        model.learn_one({"value": round(10 + rng.gauss(0, 0.2), 1), "t": saturday + 300 * i})
+    jump = {"value": 25.0, "t": saturday + 300 * 120}  # to another usual level
+    assert model.score_one(jump) < 0.7  # below the flag threshold (was 0.999)
+    assert model.score_one({**jump, "value": 100.0}) > 0.9  # far beyond any is still far out
+
+
+def test_seasonal_a_gap_of_hours_while_slots_are_young_does_not_make_the_rhythm_anomalous():
+    rng, model, start = random.Random(8), SeasonalZScore(), 1767571200
+
+    def reading(i: int) -> dict:  # five-minute readings of a daily rhythm (young slots)
+        t = start + 300 * i
+        return {"value": 50 - 20 * math.cos(2 * math.pi * t / 86400) + rng.gauss(0, 0.5), "t": t}
+
+    for i in range(2 * 288):
+        model.learn_one(reading(i))
+    after = []
+    for i in range(2 * 288 + 96, 2 * 288 + 120):  # eight hours without a reading: it moved
+        x = reading(i)
+        after.append(model.score_one(x))
+        model.learn_one(x)
+    assert max(after) < 0.5, after  # was 0.91, and above 0.85 for ten readings
+    far = reading(2 * 288 + 120)
+    assert model.score_one({**far, "value": far["value"] + 100}) > 0.9
+
+
 def test_seasonal_level_follow_tracks_a_trend_the_slots_alone_lag():
     def late_high_share(model: SeasonalZScore) -> float:
         rng, scores = random.Random(2), []
