@@ -50,10 +50,11 @@ CANDIDATES: dict[str, str] = {
     "TailCalibrated(ShiftCusum)": "calibrated_shift_cusum",
     "TailCalibrated(ShiftCusum, level-following)": "calibrated_level_cusum",
     "TailCalibrated(ShiftCusum, level-following), hourly slots": "calibrated_level_cusum_hourly",
+    "the same + UnseenLevel": "calibrated_level_cusum_hourly+unseen_level",
 }
 """Row name -> the baseline (a detector name) paired with `Flatline` in the candidate.
 The default of the city's rhythmic and count signals is `shift_cusum`, that of replayed
-(`recorded`) metrics `calibrated_level_cusum_hourly` (see `DEFAULT_PLAN`)."""
+(`recorded`) metrics `calibrated_level_cusum_hourly+unseen_level` (see `DEFAULT_PLAN`)."""
 
 TARGETS: dict[str, tuple[str, float]] = {
     "simulator": ("worst_f1", 0.90),

@@ -16,6 +16,7 @@ from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.defaults import default_detector, default_threshold, device_detector
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
+from online_models.anomaly.levels import UnseenLevel
 from online_models.anomaly.likelihood import AnomalyLikelihood
 from online_models.anomaly.multivariate import DeviceDistance
 from online_models.anomaly.registry import (
@@ -45,6 +46,7 @@ __all__ = [
     "ShiftCusum",
     "Silent",
     "TailCalibrated",
+    "UnseenLevel",
     "alert_kind",
     "default_detector",
     "default_threshold",

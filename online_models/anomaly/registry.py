@@ -32,6 +32,7 @@ from online_models.anomaly.calibration import TailCalibrated
 from online_models.anomaly.cusum import ShiftCusum
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
+from online_models.anomaly.levels import UnseenLevel
 from online_models.anomaly.likelihood import AnomalyLikelihood
 from online_models.anomaly.multivariate import DeviceDistance
 from online_models.anomaly.seasonal import SeasonalZScore
@@ -63,6 +64,7 @@ DETECTORS: Mapping[str, Callable[[], base.AnomalyDetector]] = MappingProxyType(
         "flatline": Flatline,
         "flatline_long": lambda: Flatline(min_run=10),
         "silent": Silent,
+        "unseen_level": UnseenLevel,
     }
 )
 """Name -> factory of a fresh detector of one signal."""
@@ -170,8 +172,9 @@ DEFAULT_PLAN = DetectorPlan(
         # counts that sit at exact zeros at night: a stuck run must be longer to count
         "count": "shift_cusum+flatline_long",
         # any metric of a replayed device, whatever its shape: the seasonal CUSUM on an
-        # hourly baseline that follows the local level, its score calibrated on the stream
-        RECORDED: "calibrated_level_cusum_hourly+flatline",
+        # hourly baseline that follows the local level, its score calibrated on the stream,
+        # and the values a signal of a few levels (a square wave, a state) never showed
+        RECORDED: "calibrated_level_cusum_hourly+flatline+unseen_level",
     }
 )
 """The measured defaults (see docs/evaluation.md)."""

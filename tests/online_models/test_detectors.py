@@ -22,10 +22,12 @@ from online_models.anomaly import (
     SeasonalZScore,
     ShiftCusum,
     TailCalibrated,
+    UnseenLevel,
     default_detector,
     make,
 )
 from online_models.anomaly import DETECTORS as REGISTRY
+from online_models.evaluation.zoo import stream as zoo_stream
 
 DETECTORS = {
     "SeasonalZScore": SeasonalZScore,
@@ -342,6 +344,54 @@ def test_seasonal_a_gap_of_hours_while_slots_are_young_does_not_make_the_rhythm_
     assert max(after) < 0.5, after  # was 0.91, and above 0.85 for ten readings
     far = reading(2 * 288 + 120)
     assert model.score_one({**far, "value": far["value"] + 100}) > 0.9
+
+
+def test_unseen_level_flags_what_a_few_level_signal_never_showed_and_learns_a_lasting_one():
+    model, monday = UnseenLevel(), 1767571200
+
+    def square(i: int) -> dict:  # 10 for two hours, 30 for two, at five minutes
+        return {"value": 30.0 if (i // 24) % 2 else 10.0, "t": monday + 300 * i}
+
+    for i in range(7 * 288):
+        model.learn_one(square(i))
+    x = square(7 * 288)
+    assert model.score_one(x) == 0.0
+    assert model.score_one({**x, "value": 60.0}) > 0.9  # a spike of 2.5 gaps
+    assert model.score_one({**x, "value": 50.0}) > 0.9  # shifted by one gap
+    # the shifted wave, 30 and 50: 50 is flagged until it has started three runs
+    scores = []
+    for i in range(7 * 288, 7 * 288 + 6 * 24):
+        shifted = {**square(i), "value": square(i)["value"] + 20}
+        scores.append(model.score_one(shifted))
+        model.learn_one(shifted)
+    assert min(s for s in scores if s > 0) > 0.9
+    assert model.score_one({**x, "value": 50.0}) == 0.0
+
+
+def test_unseen_level_stays_off_on_counts_a_quiet_night_would_mistake_for_levels():
+    def highest(model: UnseenLevel, seed: int) -> float:
+        counts, scores = zoo_stream("zero_inflated_counts", None, seed), []
+        for t, value in zip(counts.times, counts.values, strict=True):
+            x = {"value": value, "t": t}
+            scores.append(model.score_one(x))
+            model.learn_one(x)
+        return max(scores)
+
+    # zero 70 % of the time, else a count whose rate peaks by day: the first 30 runs, at
+    # night, show three values, the first day many more
+    for seed in (7, 42):
+        assert highest(UnseenLevel(), seed) == 0.0
+        assert highest(UnseenLevel(qualify_s=0.0), seed) > 0.9  # qualified on runs alone
+
+
+def test_unseen_level_stays_bounded_and_quiet_on_a_continuous_signal_and_a_constant_one():
+    wave, constant = UnseenLevel(), UnseenLevel()
+    for x in daily_stream(5_000):
+        assert wave.score_one(x) == 0.0
+        wave.learn_one(x)
+        constant.learn_one({**x, "value": 20.0})
+    assert len(pickle.dumps(wave)) < 1_000
+    assert constant.score_one({"value": 99.0, "t": x["t"]}) == 0.0  # the baseline's business
 
 
 def test_seasonal_level_follow_tracks_a_trend_the_slots_alone_lag():
