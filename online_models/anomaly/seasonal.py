@@ -25,7 +25,8 @@ class SeasonalZScore(base.AnomalyDetector):
     The residual is divided by the slot's own scale (mean absolute residual, as a standard
     deviation, interpolated like the means), since noise is rarely the same at 3 am and at
     rush hour. While a slot is young its scale is shrunk towards a prior: the scale of all
-    seasonal residuals, or their relative size times the expected value, whichever is larger
+    seasonal residuals (widened to the recent level's scale where that is wider while slots
+    fall back), or their relative size times the expected value, whichever is larger
     (noise may be constant or grow with the signal). The scale is never below the sensor's
     resolution, the smallest change between consecutive values it has shown, so that one
     step of a quantised signal that held still for hours is not an anomaly. The resulting z
