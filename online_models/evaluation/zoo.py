@@ -65,6 +65,13 @@ def _walk(t: float, rng: random.Random, state: list[float]) -> float:
     return state[0]
 
 
+def _weekly(t: float, rng: random.Random, state: list[float]) -> float:
+    """A weekday rhythm; weekends lower and flatter (as traffic or an office's load)."""
+    if ((t - START) // _DAY) % 7 >= 5:
+        return 30 + 5 * _daily(t) + rng.gauss(0, 2)
+    return 50 + 20 * _daily(t) + rng.gauss(0, 2)
+
+
 def _square(t: float) -> float:
     return 30.0 if ((t - START) // 7200) % 2 else 10.0
 
@@ -75,6 +82,7 @@ SHAPES: dict[str, Shape] = {
     "noisy_daily": Shape(
         lambda t, rng, s: 50 + 20 * _daily(t) + rng.gauss(0, 2), unit=2.0, rhythmic=True
     ),
+    "weekly": Shape(_weekly, unit=2.0, rhythmic=True),
     "quantised": Shape(
         lambda t, rng, s: float(round(50 + 20 * _daily(t) + rng.gauss(0, 0.6))),
         unit=2.0,

@@ -35,6 +35,15 @@ def test_the_default_keeps_high_scores_rare_where_it_used_to_saturate():
     assert figures["detected"] >= figures["anomalies"] / 2
 
 
+def test_the_default_finds_a_few_level_signals_anomalies_and_keeps_weekends_apart():
+    # the square wave: before `UnseenLevel` one anomaly of six was found (NAB 16.6); the
+    # weekly rhythm: weekends lower and flatter than weekdays are not anomalies
+    figures = evaluate_zoo(0, progress=False, shapes=("square_wave", "weekly"))
+    square, weekly = figures["shapes"]["square_wave"], figures["shapes"]["weekly"]
+    assert square["detected"] >= 4 and square["nab_standard"] > 60
+    assert weekly["normal_high_share"] < 0.001 and weekly["detected"] >= 6
+
+
 def test_the_cross_dataset_sweep_ranks_a_candidate_by_its_worst_dataset():
     from dataflows.evaluation.sweep import CEILINGS, TARGETS, sweep_datasets
 
