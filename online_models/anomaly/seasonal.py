@@ -62,7 +62,11 @@ class SeasonalZScore(base.AnomalyDetector):
     level_follow
         Weight of a new seasonal residual in a local level added to the seasonal means
         (0: none). With it the baseline follows a trend or a random walk instead of lagging
-        it by many scales; the slots then learn the values less that level.
+        it by many scales; the slots then learn the values less that level. After readings
+        the slots could not judge (young slots, a first weekend), the local level is
+        doubted by how far the fallback level wandered meanwhile: the doubt widens the
+        scale, the level catches up by a Kalman step (at most a fifth of the way per
+        reading) and the scales do not learn while the doubt outweighs the noise.
 
     Examples
     --------
@@ -82,9 +86,12 @@ class SeasonalZScore(base.AnomalyDetector):
 
     """
 
-    # a model pickled before these existed knows no usual interval yet
+    # a model pickled before these existed knows no usual interval and no doubt yet
     _last_t: float | None = None
     _interval = 0.0
+    _anchor: float | None = None
+    _offset_doubt = 0.0
+    _wander = 0.0
 
     def __init__(
         self,
@@ -129,6 +136,12 @@ class SeasonalZScore(base.AnomalyDetector):
         self._memo: tuple[float, tuple] | None = None  # (t, expectation) until the next learn
         self._last_t: float | None = None
         self._interval = 0.0  # usual time between readings (0: not known yet)
+        # the local level's doubt (a variance, in value units²) after readings the slots
+        # could not judge: how far the fallback level wandered from where it stood (the
+        # anchor) at the last seasonal reading
+        self._anchor: float | None = None
+        self._offset_doubt = 0.0
+        self._wander = 0.0
 
     def __getstate__(self) -> dict:
         # the memo is a cache: not part of the model (scoring stays free of side effects)
@@ -160,7 +173,11 @@ class SeasonalZScore(base.AnomalyDetector):
             sw, scales = self._scale_weights, self._scales
             s_low = (sw[low] * scales[low] + k * prior) / (sw[low] + k)
             s_high = (sw[high] * scales[high] + k * prior) / (sw[high] + k)
-            result = (expected, s_low + frac * (s_high - s_low), True, slots)
+            scale = s_low + frac * (s_high - s_low)
+            doubt = self._offset_doubt + self._wander
+            if doubt:  # the level's own uncertainty widens the expectation's
+                scale = math.hypot(scale, math.sqrt(doubt) / 1.2533)
+            result = (expected, scale, True, slots)
         else:
             # the recent level's scale, but never below the seasonal residuals' once the
             # slots have known them: hours of calm on a young (weekend) slot do not make the
@@ -230,6 +247,18 @@ class SeasonalZScore(base.AnomalyDetector):
             value = min(max(value, expected - limit), expected + limit)
         self._seen += 1
         residual = abs(value - expected)
+        doubt = self._offset_doubt + self._wander if seasonal and self.level_follow else 0.0
+        gain = 0.0
+        scales_learn = seasonal
+        if doubt:
+            # a Kalman step of the local level (its doubt against the reading's noise),
+            # at most a fifth of the way, so that one odd reading cannot move it far; while
+            # the doubt outweighs the noise, the residual says little of the scales
+            noise = max(sigma * sigma - doubt, 1e-12)
+            gain = min(0.2, doubt / (doubt + noise))
+            scales_learn = doubt <= noise
+            self._offset_doubt = (1.0 - gain) * doubt if doubt > 1e-3 * noise else 0.0
+            self._wander = 0.0
 
         # running means while young, exponential ones after: no cold-start bias towards 0;
         # an outlier barely moves a scale, or a long anomaly would teach itself away
@@ -244,12 +273,19 @@ class SeasonalZScore(base.AnomalyDetector):
             if gap > 1.0:  # as if the readings the gap lacks had all been this one
                 alpha = 1.0 - (1.0 - alpha) ** gap
             self._level += alpha * (value - self._level)
+        if self.level_follow:
+            if seasonal or self._anchor is None:  # (the first reading anchors the first days)
+                self._anchor = self._level
+            else:
+                self._wander = (self._level - self._anchor) ** 2
         if seasonal:
             # the prior learns as slowly as a slot does over a day
             self._seasonal_seen += 1
             g = max(self.slot_alpha / self._per_day, 1.0 / self._seasonal_seen)
             if outlier:
                 g *= 0.01
+            if not scales_learn:
+                g = 0.0
             self._seasonal_scale += g * (residual - self._seasonal_scale)
             if expected:
                 ratio = min(residual / abs(expected), 1.0)
@@ -264,14 +300,14 @@ class SeasonalZScore(base.AnomalyDetector):
             # while the slots are young; the slots learn the values without it, so that the
             # rhythm is kept apart from the level
             seasonal_expected = means[low] + frac * (means[high] - means[low]) + self._offset
-            step = self.level_follow * (0.2 if outlier else 1.0)
+            step = max(self.level_follow * (0.2 if outlier else 1.0), gain)
             self._offset += step * (value - seasonal_expected)
         value -= self._offset
         scales, scale_weights = self._scales, self._scale_weights
         for slot, weight in ((low, 1.0 - frac), (high, frac)):
             if weight <= 0.0:
                 continue
-            if seasonal:
+            if scales_learn:
                 scale_weights[slot] += weight
                 beta = max(slot_alpha * weight, weight / scale_weights[slot])
                 if outlier:

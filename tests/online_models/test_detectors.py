@@ -408,6 +408,42 @@ def test_seasonal_level_follow_tracks_a_trend_the_slots_alone_lag():
     assert late_high_share(SeasonalZScore(level_follow=0.005)) < 0.001
 
 
+def test_seasonal_level_follow_doubts_its_level_after_days_the_slots_could_not_judge():
+    # on a random walk the young slots of the first days and of the first weekend absorb
+    # the walk while the local level stands still: the first seasonal readings after them
+    # were days behind (|z| of 10 on Monday, above 18 for 1 % of the days after the second)
+    rng, value, zs = random.Random(6), 100.0, []
+    model = SeasonalZScore(slot_minutes=60, level_follow=0.005)
+    for i in range(9 * 288):  # nine days at five minutes, from a Monday
+        value += rng.gauss(0, 0.3)
+        x = {"value": value, "t": 1767571200 + 300 * i}
+        z = model.residual_z(x)
+        zs.append(abs(z) if z is not None else 0.0)
+        model.learn_one(x)
+    assert max(zs[7 * 288 : 7 * 288 + 24]) < 3  # the second Monday's first two hours
+    assert sorted(zs[2 * 288 :])[int(0.99 * 7 * 288)] < 4  # every day after the first two
+
+
+def test_seasonal_one_odd_reading_as_the_slots_take_over_moves_the_doubted_level_little():
+    rng, monday = random.Random(1), 1767571200
+    model = SeasonalZScore(slot_minutes=60, level_follow=0.005)
+
+    def reading(i: int, level: float) -> dict:
+        return {"value": level + rng.gauss(0, 0.5), "t": monday + 300 * i}
+
+    for i in range(5 * 288):  # weekdays at 100
+        model.learn_one(reading(i, 100.0))
+    for i in range(5 * 288, 7 * 288):  # the weekend (young slots) climbs to 120
+        model.learn_one(reading(i, 100.0 + 20 * (i - 5 * 288) / 576))
+    model.learn_one(reading(7 * 288, 160.0))  # Monday's first reading is a spike
+    after = []
+    for i in range(7 * 288 + 1, 7 * 288 + 37):
+        x = reading(i, 120.0)
+        after.append(abs(model.residual_z(x) or 0.0))
+        model.learn_one(x)
+    assert max(after) < 3, after  # the level took a fifth of the spike, not all of it
+
+
 def heavy_tailed(n: int, seed: int = 4):
     rng = random.Random(seed)
     for i in range(n):  # Student t with 2 degrees of freedom
