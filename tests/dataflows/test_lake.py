@@ -152,3 +152,17 @@ def test_a_row_that_does_not_fit_its_table_is_dead_lettered_and_the_rest_written
         ("lake", "readings:s1,1767600000000,laeq"),
     ]
     assert all(reason.startswith("internal_error: ") for *_, reason in letters)
+
+
+def test_a_session_on_a_sqlite_catalog_runs_on_one_thread(tmp_path):
+    """DuckDB's sqlite extension shares a SQLite connection between a query's threads, unsafely.
+
+    With several threads, a reader saw `count(*)` return 0 while a compaction committed
+    (tests/dataflows/test_read_while_writing.py failed about one run in five).
+    """
+    writer = lake.connect(tmp_path)
+    reader = lake.connect(tmp_path, read_only=True)
+    cursor = lake.cursor(reader)
+    for con in (writer, reader, cursor):
+        assert lake.one(con.execute("SELECT current_setting('threads')"))[0] == 1
+    assert lake.attach_sql(tmp_path, read_only=True).startswith("SET threads = 1;")
