@@ -51,10 +51,14 @@ CANDIDATES: dict[str, str] = {
     "TailCalibrated(ShiftCusum, level-following)": "calibrated_level_cusum",
     "TailCalibrated(ShiftCusum, level-following), hourly slots": "calibrated_level_cusum_hourly",
     "the same + UnseenLevel": "calibrated_level_cusum_hourly+unseen_level",
+    "the same + UnseenLevel + ShortCycling": (
+        "calibrated_level_cusum_hourly+unseen_level+short_cycling"
+    ),
 }
 """Row name -> the baseline (a detector name) paired with `Flatline` in the candidate.
 The default of the city's rhythmic and count signals is `shift_cusum`, that of replayed
-(`recorded`) metrics `calibrated_level_cusum_hourly+unseen_level` (see `DEFAULT_PLAN`)."""
+(`recorded`) metrics `calibrated_level_cusum_hourly+unseen_level+short_cycling` (see
+`DEFAULT_PLAN`)."""
 
 TARGETS: dict[str, tuple[str, float]] = {
     "simulator": ("worst_f1", 0.90),

@@ -13,6 +13,7 @@ before learning it, so that it cannot hide itself.
 from online_models.anomaly.calibration import TailCalibrated
 from online_models.anomaly.changepoint import ChangePoint
 from online_models.anomaly.cusum import ShiftCusum
+from online_models.anomaly.cycling import ShortCycling
 from online_models.anomaly.defaults import default_detector, default_threshold, device_detector
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
@@ -44,6 +45,7 @@ __all__ = [
     "MaxScore",
     "SeasonalZScore",
     "ShiftCusum",
+    "ShortCycling",
     "Silent",
     "TailCalibrated",
     "UnseenLevel",

@@ -77,8 +77,17 @@ class UnseenLevel(base.AnomalyDetector):
         first = self._first_t
         return self._runs < self.qualify_runs or first is None or t - first < self.qualify_s
 
+    @property
+    def gave_up(self) -> bool:
+        """Whether the signal showed too many values to be one of a few levels (for good)."""
+        return self._off
+
+    def qualified(self, t: float) -> bool:
+        """Whether the signal has shown itself, by time `t`, to be one of a few levels."""
+        return not self._off and not self._qualifying(t)
+
     def score_one(self, x: dict) -> float:
-        if self._off or x["value"] in self._levels or self._qualifying(x["t"]):
+        if x["value"] in self._levels or not self.qualified(x["t"]):
             return 0.0
         return 1.0 - (len(self._levels) + 1) / (self._runs + 1)
 

@@ -30,6 +30,7 @@ from river import base
 
 from online_models.anomaly.calibration import TailCalibrated
 from online_models.anomaly.cusum import ShiftCusum
+from online_models.anomaly.cycling import ShortCycling
 from online_models.anomaly.ensemble import MaxScore
 from online_models.anomaly.flatline import Flatline
 from online_models.anomaly.levels import UnseenLevel
@@ -65,6 +66,7 @@ DETECTORS: Mapping[str, Callable[[], base.AnomalyDetector]] = MappingProxyType(
         "flatline_long": lambda: Flatline(min_run=10),
         "silent": Silent,
         "unseen_level": UnseenLevel,
+        "short_cycling": ShortCycling,
     }
 )
 """Name -> factory of a fresh detector of one signal."""
@@ -173,8 +175,9 @@ DEFAULT_PLAN = DetectorPlan(
         "count": "shift_cusum+flatline_long",
         # any metric of a replayed device, whatever its shape: the seasonal CUSUM on an
         # hourly baseline that follows the local level, its score calibrated on the stream,
-        # and the values a signal of a few levels (a square wave, a state) never showed
-        RECORDED: "calibrated_level_cusum_hourly+flatline+unseen_level",
+        # and, on a signal of a few levels (a square wave, a state), the values it never
+        # showed and runs far shorter than its own
+        RECORDED: "calibrated_level_cusum_hourly+flatline+unseen_level+short_cycling",
     }
 )
 """The measured defaults (see docs/evaluation.md)."""

@@ -21,6 +21,7 @@ from online_models.anomaly import (
     MaxScore,
     SeasonalZScore,
     ShiftCusum,
+    ShortCycling,
     TailCalibrated,
     UnseenLevel,
     default_detector,
@@ -392,6 +393,50 @@ def test_unseen_level_stays_bounded_and_quiet_on_a_continuous_signal_and_a_const
         constant.learn_one({**x, "value": 20.0})
     assert len(pickle.dumps(wave)) < 1_000
     assert constant.score_one({"value": 99.0, "t": x["t"]}) == 0.0  # the baseline's business
+
+
+def test_short_cycling_flags_a_wave_switching_faster_and_calms_once_its_rhythm_is_back():
+    model, monday = ShortCycling(), 1767571200
+
+    def square(i: int, run: int = 24) -> dict:  # runs of two hours at five minutes
+        return {"value": 30.0 if (i // run) % 2 else 10.0, "t": monday + 300 * i}
+
+    week, fast = 7 * 288, 96  # then eight hours of runs of fifteen minutes
+    scores = []
+    for i in range(week):
+        model.learn_one(square(i))
+    for i in range(week, week + fast):
+        x = square(i, run=3)
+        scores.append(model.score_one(x))
+        model.learn_one(x)
+    assert max(scores[:12]) < 0.9  # one short run is not yet a rhythm
+    assert min(scores[24:]) > 0.9  # a few in a row are, for as long as they last
+    after = []
+    for i in range(week + fast, week + fast + 24 * 24):  # the two-hour rhythm, for two days
+        x = square(i)
+        after.append(model.score_one(x))
+        model.learn_one(x)
+    assert sum(score >= 0.9 for score in after) <= 24  # at most one run's worth
+    assert max(after[48:]) < 0.5
+
+
+def test_short_cycling_stays_quiet_on_memoryless_switching_and_off_on_a_continuous_signal():
+    monday = 1767571200
+    for seed in range(3):
+        model, value, rng = ShortCycling(), 0.0, random.Random(seed)
+        t = monday
+        for _ in range(30 * 288):  # a month at five minutes; a new state every 2 h on average
+            if rng.random() < 300 / 7200:
+                value = rng.choice([level for level in (0.0, 10.0, 25.0) if level != value])
+            t += rng.choice((240, 300, 360))  # irregular sampling
+            x = {"value": value, "t": t}
+            assert model.score_one(x) < 0.9
+            model.learn_one(x)
+    wave = ShortCycling()
+    for x in daily_stream(5_000):
+        assert wave.score_one(x) == 0.0
+        wave.learn_one(x)
+    assert len(pickle.dumps(wave)) < 1_500
 
 
 def test_seasonal_level_follow_tracks_a_trend_the_slots_alone_lag():
