@@ -109,6 +109,8 @@ def attach_sql(lake: Lake, read_only: bool = False) -> str:
         loads = ["ducklake", "sqlite_scanner"]
         target = "sqlite:" + str(address.folder.resolve() / "catalog.sqlite")
         options.append(f"META_BUSY_TIMEOUT {BUSY_TIMEOUT_MS}")
+        # the files are always the folder's `files/`: a lake moved or copied still opens
+        options.append("OVERRIDE_DATA_PATH true")
         if not read_only:
             options.append("META_JOURNAL_MODE 'WAL'")
         settings = [SQLITE_CATALOG_THREADS]

@@ -166,3 +166,17 @@ def test_a_session_on_a_sqlite_catalog_runs_on_one_thread(tmp_path):
     for con in (writer, reader, cursor):
         assert lake.one(con.execute("SELECT current_setting('threads')"))[0] == 1
     assert lake.attach_sql(tmp_path, read_only=True).startswith("SET threads = 1;")
+
+
+def test_a_lake_folder_moved_elsewhere_still_opens_and_takes_writes(tmp_path):
+    import shutil
+
+    con = lake.connect(tmp_path / "here")
+    lake.write(con, Rows(readings=readings(5000)), tmp_path / "here")
+    con.close()
+    assert files(tmp_path / "here")  # in Parquet files, not only in the catalog
+    shutil.move(tmp_path / "here", tmp_path / "there")
+    assert lake.count_rows(tmp_path / "there") == 5000
+    con = lake.connect(tmp_path / "there")
+    lake.write(con, Rows(readings=readings(10, start=5000)), tmp_path / "there")
+    assert lake.one(con.execute("SELECT count(*) FROM readings"))[0] == 5010
