@@ -26,7 +26,9 @@ class SeasonalZScore(base.AnomalyDetector):
     deviation, interpolated like the means), since noise is rarely the same at 3 am and at
     rush hour. While a slot is young its scale is shrunk towards a prior: the scale of all
     seasonal residuals (widened to the recent level's scale where that is wider while slots
-    fall back), or their relative size times the expected value, whichever is larger
+    fall back, and starting from it: the first seasonal residuals are averaged with it as if
+    it were `min_slot_weight` of them), or their relative size times the expected value,
+    whichever is larger
     (noise may be constant or grow with the signal). The scale is never below the sensor's
     resolution, the smallest change between consecutive values it has shown, so that one
     step of a quantised signal that held still for hours is not an anomaly. The resulting z
@@ -279,9 +281,15 @@ class SeasonalZScore(base.AnomalyDetector):
             else:
                 self._wander = (self._level - self._anchor) ** 2
         if seasonal:
-            # the prior learns as slowly as a slot does over a day
+            # the prior learns as slowly as a slot does over a day; its first seasonal
+            # residuals are averaged with the scale it held before (the recent level's,
+            # wider), weighted as `min_slot_weight` readings: one small first residual
+            # must not become the scale of every young slot
             self._seasonal_seen += 1
-            g = max(self.slot_alpha / self._per_day, 1.0 / self._seasonal_seen)
+            g = max(
+                self.slot_alpha / self._per_day,
+                1.0 / (self._seasonal_seen + self.min_slot_weight),
+            )
             if outlier:
                 g *= 0.01
             if not scales_learn:

@@ -439,6 +439,24 @@ def test_short_cycling_stays_quiet_on_memoryless_switching_and_off_on_a_continuo
     assert len(pickle.dumps(wave)) < 1_500
 
 
+def test_seasonal_an_hourly_weekly_rhythm_stays_calm_when_its_slots_take_over_after_weeks():
+    # one reading an hour, on the hour: a weekday slot has its 30 readings after six weeks;
+    # the first seasonal residual once replaced the young slots' prior scale (0.14 where
+    # the noise is 2), and 13 readings of a normal Monday scored >= 0.9
+    monday = 1767571200
+    for seed in (0, 2):
+        rng, model, high = random.Random(seed), make(DEFAULT_PLAN.signals["recorded"]), 0
+        for i in range(60 * 24):
+            t = monday + 3600 * i
+            hour = ((t - monday) % 86400) / 3600
+            wave = -math.cos(2 * math.pi * (hour - 3) / 24)
+            weekend = ((t - monday) // 86400) % 7 >= 5
+            x = {"value": (30 + 5 * wave if weekend else 50 + 20 * wave) + rng.gauss(0, 2), "t": t}
+            high += i >= 7 * 24 and model.score_one(x) >= 0.9
+            model.learn_one(x)
+        assert high == 0, seed
+
+
 def test_seasonal_level_follow_tracks_a_trend_the_slots_alone_lag():
     def late_high_share(model: SeasonalZScore) -> float:
         rng, scores = random.Random(2), []
