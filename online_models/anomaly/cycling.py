@@ -32,13 +32,14 @@ class ShortCycling(base.AnomalyDetector):
     may vary by that much in log units without surprise). A level with few runs is not
     trusted to be regular: its spread is pooled with `PRIOR_SPREAD`, that of memoryless dwell
     times, weighted as `prior_runs` runs (after 200 runs the prior has faded to the floor).
-    The evidence is a one-sided CUSUM
-    of these z-scores less `allowance`: short runs in a row add up (to at most twice
-    `limit`). A run that has lasted too long to be short (its z-score at `allowance`) brings
-    the evidence down to half of `limit` at once: the rhythm may be back. The score is the
-    evidence over `limit`, capped at 1.
-    A run that added evidence is learnt only every `learn_every`-th time, so a faster rhythm
-    that lasts is learnt, slowly, and a burst of short runs is not.
+    A run whose readings carry no time forward (a repeated or earlier `t`) is not judged.
+
+    The evidence is a one-sided CUSUM of these z-scores less `allowance`: short runs in a
+    row add up (to at most twice `limit`). A run that has lasted too long to be short (its
+    z-score at `allowance`) brings the evidence down to half of `limit` at once: the rhythm
+    may be back. The score is the evidence over `limit`, capped at 1. A run that added
+    evidence is learnt only every `learn_every`-th time, so a faster rhythm that lasts is
+    learnt, slowly, and a burst of short runs is not.
 
     Parameters
     ----------
@@ -124,18 +125,17 @@ class ShortCycling(base.AnomalyDetector):
             self._judged.clear()
             return
         if value == self._value:
-            if not self._reached:  # a run no longer short: the rhythm may be back
-                usual = self._usual(value)
-                lasted = math.log(max(t - self._start, 1e-9))
-                if usual is not None and lasted >= usual[0] - self.allowance * usual[1]:
-                    self._evidence = min(self._evidence, self.limit / 2)
-                    self._reached = True
+            # a run that is no longer short: the rhythm may be back
+            usual = None if self._reached or t <= self._start else self._usual(value)
+            if usual and math.log(t - self._start) >= usual[0] - self.allowance * usual[1]:
+                self._evidence = min(self._evidence, self.limit / 2)
+                self._reached = True
             return
         previous, started = self._value, self._start
         self._value, self._start, self._reached = value, t, False
-        if previous is None:
+        if previous is None or t <= started:  # no duration to judge
             return
-        duration = math.log(max(t - started, 1e-9))
+        duration = math.log(t - started)
         usual = self._usual(previous)
         if usual is not None:
             z = (usual[0] - duration) / usual[1]

@@ -418,6 +418,11 @@ def test_short_cycling_flags_a_wave_switching_faster_and_calms_once_its_rhythm_i
         model.learn_one(x)
     assert sum(score >= 0.9 for score in after) <= 24  # at most one run's worth
     assert max(after[48:]) < 0.5
+    # readings that carry no time forward (a repeated `t`) make no short runs
+    t = square(week + fast + 24 * 24 - 1)["t"]
+    for value in (10.0, 30.0) * 10:
+        model.learn_one({"value": value, "t": t})
+    assert model.score_one({"value": 10.0, "t": t + 300}) < 0.5
 
 
 def test_short_cycling_stays_quiet_on_memoryless_switching_and_off_on_a_continuous_signal():
