@@ -54,10 +54,13 @@ CANDIDATES: dict[str, str] = {
     "the same + UnseenLevel + ShortCycling": (
         "calibrated_level_cusum_hourly+unseen_level+short_cycling"
     ),
+    "TailCalibrated(ShiftCusum, level-following) + UnseenLevel + ShortCycling": (
+        "calibrated_level_cusum+unseen_level+short_cycling"
+    ),
 }
 """Row name -> the baseline (a detector name) paired with `Flatline` in the candidate.
 The default of the city's rhythmic and count signals is `shift_cusum`, that of replayed
-(`recorded`) metrics `calibrated_level_cusum_hourly+unseen_level+short_cycling` (see
+(`recorded`) metrics `calibrated_level_cusum+unseen_level+short_cycling` (see
 `DEFAULT_PLAN`)."""
 
 TARGETS: dict[str, tuple[str, float]] = {

@@ -173,11 +173,11 @@ DEFAULT_PLAN = DetectorPlan(
         "steady": "seasonal_zscore_fast_level+flatline",
         # counts that sit at exact zeros at night: a stuck run must be longer to count
         "count": "shift_cusum+flatline_long",
-        # any metric of a replayed device, whatever its shape: the seasonal CUSUM on an
-        # hourly baseline that follows the local level, its score calibrated on the stream,
-        # and, on a signal of a few levels (a square wave, a state), the values it never
-        # showed and runs far shorter than its own
-        RECORDED: "calibrated_level_cusum_hourly+flatline+unseen_level+short_cycling",
+        # any metric of a replayed device, whatever its shape: the seasonal CUSUM on a
+        # baseline that follows the local level, its score calibrated on the stream, and, on
+        # a signal of a few levels (a square wave, a state), the values it never showed and
+        # runs far shorter than its own
+        RECORDED: "calibrated_level_cusum+flatline+unseen_level+short_cycling",
     }
 )
 """The measured defaults (see docs/evaluation.md)."""
