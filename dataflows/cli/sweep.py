@@ -3,9 +3,12 @@
     python -m dataflows.cli.sweep [--sensors 200] [--hours 336] [--seed 7] [--json]
     python -m dataflows.cli.sweep skab [PATH] [--json]
     python -m dataflows.cli.sweep gecco [PATH] [--json]
-    python -m dataflows.cli.sweep datasets [--datasets skab,gecco,zoo,simulator] [--json]
+    python -m dataflows.cli.sweep datasets [--datasets skab,gecco,zoo,simulator]
+        [--candidates shift_cusum,calibrated_level_cusum,...] [--json]
 
-What each candidate is and how it is run is `dataflows.evaluation.sweep`.
+`--candidates` takes the detector names of `CANDIDATES` (default: every one), so that a long
+sweep can be split over processes. What each candidate is and how it is run is
+`dataflows.evaluation.sweep`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from pathlib import Path
 from dataflows.cli import console
 from dataflows.evaluation.gecco import DEFAULT_GECCO
 from dataflows.evaluation.skab import DEFAULT_SKAB
-from dataflows.evaluation.sweep import TARGETS, sweep, sweep_datasets, sweep_gecco, sweep_skab
+from dataflows.evaluation.sweep import (
+    CANDIDATES,
+    TARGETS,
+    sweep,
+    sweep_datasets,
+    sweep_gecco,
+    sweep_skab,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         default="skab,gecco,zoo,simulator",
         help="datasets only: which, comma-separated",
     )
+    parser.add_argument(
+        "--candidates",
+        help="datasets only: which candidates, by detector name, comma-separated (default all)",
+    )
     parser.add_argument("--skab", type=Path, default=DEFAULT_SKAB, help="datasets only")
     parser.add_argument("--gecco", type=Path, default=DEFAULT_GECCO, help="datasets only")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
@@ -50,7 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(chosen) - set(TARGETS)
         if unknown:
             parser.error(f"unknown datasets {sorted(unknown)}; known: {sorted(TARGETS)}")
-        rows = sweep_datasets(chosen, {"skab": args.skab, "gecco": args.gecco})
+        wanted = set(args.candidates.split(",")) if args.candidates else set(CANDIDATES.values())
+        unknown = wanted - set(CANDIDATES.values())
+        if unknown:
+            parser.error(
+                f"unknown candidates {sorted(unknown)}; known: {list(CANDIDATES.values())}"
+            )
+        candidates = {name: b for name, b in CANDIDATES.items() if b in wanted}
+        rows = sweep_datasets(chosen, {"skab": args.skab, "gecco": args.gecco}, candidates)
     else:
         rows = sweep(args.sensors, args.hours, args.seed)
     if args.json:

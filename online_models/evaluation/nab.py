@@ -145,7 +145,10 @@ def best_threshold(
 
     Each series is `(scored detections as (time, score), windows)`; a detection counts when
     its score is at least the threshold. Tried: every score if there are few, else
-    `candidates` quantiles. Returns `(threshold, corpus score)`.
+    `candidates` quantiles of the distinct scores and the tail's scores at geometric ranks
+    from the top (the 1st, 2nd, 3rd, 4th, 5th, 6th, 8th, ... highest): on a calibrated
+    score nearly every reading is low, so even-spaced quantiles leave the few high scores
+    (where a good threshold is) untried. Returns `(threshold, corpus score)`.
 
     >>> corpus = [([(15, 0.9), (60, 0.4)], [(10, 20)])]
     >>> threshold, value = best_threshold(corpus)  # keeps the hit, drops the false alarm
@@ -154,12 +157,32 @@ def best_threshold(
     """
     scores = sorted({s for detections, _ in corpus for _, s in detections})
     if len(scores) > candidates:
-        step = (len(scores) - 1) / (candidates - 1)
-        scores = sorted({scores[round(i * step)] for i in range(candidates)})
+        n = len(scores)
+        ranks = {round(i * (n - 1) / (candidates - 1)) for i in range(candidates)}
+        from_top = 1.0
+        while from_top < n:
+            ranks.add(n - round(from_top))
+            from_top *= 1.25
+        scores = [scores[i] for i in sorted(ranks)]
     best = (math.inf, corpus_score([([], w) for _, w in corpus], profile))
-    for threshold in scores:
-        kept = [([t for t, s in d if s >= threshold], w) for d, w in corpus]
+    ordered = [(sorted(d, key=lambda ts: -ts[1]), w) for d, w in corpus]
+    for threshold in reversed(scores):  # from the top: the kept detections only grow
+        kept = [([t for t, s in _above(d, threshold)], w) for d, w in ordered]
         value = corpus_score(kept, profile)
         if value > best[1]:
             best = (threshold, value)
     return best
+
+
+def _above(
+    by_score: Sequence[tuple[float, float]], threshold: float
+) -> Sequence[tuple[float, float]]:
+    """The head of `(time, score)` pairs sorted by falling score that reach `threshold`."""
+    low, high = 0, len(by_score)
+    while low < high:
+        middle = (low + high) // 2
+        if by_score[middle][1] >= threshold:
+            low = middle + 1
+        else:
+            high = middle
+    return by_score[:low]

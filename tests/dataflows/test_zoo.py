@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dataflows.cli.evaluate import main
 from dataflows.evaluation.zoo import evaluate_zoo
 from online_models.evaluation.zoo import ANOMALIES, applies
@@ -46,10 +48,17 @@ def test_the_default_finds_a_few_level_signals_anomalies_and_keeps_weekends_apar
     assert weekly["normal_high_share"] < 0.001 and weekly["detected"] >= 6
 
 
-def test_the_cross_dataset_sweep_ranks_a_candidate_by_its_worst_dataset():
-    from dataflows.evaluation.sweep import CEILINGS, TARGETS, sweep_datasets
+def test_the_cross_dataset_sweep_ranks_a_candidate_by_its_worst_dataset(capsys):
+    from dataflows.cli.sweep import main as sweep_main
+    from dataflows.evaluation.sweep import CEILINGS, TARGETS
 
-    (row,) = sweep_datasets(("zoo",), {}, {"SeasonalZScore": "seasonal_zscore"})
+    with pytest.raises(SystemExit):  # a candidate the sweep does not know is refused
+        sweep_main(["datasets", "--datasets", "zoo", "--candidates", "seasonal_zscore,nope"])
+    assert "unknown candidates ['nope']" in capsys.readouterr().err
+    args = ["datasets", "--datasets", "zoo", "--candidates", "seasonal_zscore", "--json"]
+    assert sweep_main(args) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["candidate"] == "SeasonalZScore"
     assert row["worst"] == "zoo"
     (figure, target), (high, ceiling) = TARGETS["zoo"], CEILINGS["zoo"]
     # it saturates: the share of its normal readings >= 0.9, not its NAB, is its worst

@@ -52,3 +52,15 @@ def test_null_and_perfect_detectors_bound_the_score():
     assert nab_score([], windows) == 0.0
     assert nab_score([100, 500, 900], windows) == pytest.approx(100.0)
     assert nab_score(range(0, 1000, 7), windows) < 0  # an alarm storm is worse than silence
+
+
+def test_the_tuned_threshold_is_found_among_a_few_high_scores_above_many_low_ones():
+    from online_models.evaluation.nab import best_threshold
+
+    # a calibrated score: a thousand quiet readings, one hit in the window, one false alarm
+    quiet = [(float(t), (t - 1000) / 2000) for t in range(1000, 2000)]
+    detections = [*quiet, (105.0, 0.93), (700.0, 1.0)]
+    threshold, value = best_threshold([(detections, W)])
+    assert threshold == 0.93
+    assert value == pytest.approx(nab_score([105.0, 700.0], W))
+    assert value > 80
