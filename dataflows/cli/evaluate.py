@@ -2,7 +2,7 @@
 
     just evaluate skab [PATH] [--json]
     just evaluate gecco [PATH] [--json]
-    just evaluate zoo [--seed 42] [--json]
+    just evaluate zoo [--seed 42 | --seeds 0-9] [--scored-from DAYS] [--json]
     just evaluate simulator [--sensors 200] [--hours 336] [--seed 42] [--json]
     just evaluate cmapss [PATH] [--start-every N] [--json]
     just evaluate assets [--assets 100] [--days 180] [--seed 42] [--alert-prob P] [--shards N]
@@ -37,9 +37,16 @@ from dataflows.evaluation.skab import (
     skab_report,
 )
 from dataflows.evaluation.zoo import COLUMNS as ZOO_COLUMNS
-from dataflows.evaluation.zoo import evaluate_zoo, zoo_report
+from dataflows.evaluation.zoo import (
+    SEED_COLUMNS,
+    evaluate_zoo,
+    evaluate_zoo_seeds,
+    zoo_report,
+    zoo_seeds_report,
+)
 from dataflows.lake.address import LakeAddress
 from dataflows.settings import PROJECT_ROOT, Settings
+from online_models.evaluation.zoo import WARMUP_DAYS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sensors", type=int, default=200, help="simulator only")
     parser.add_argument("--hours", type=float, default=336.0, help="simulator only")
     parser.add_argument("--seed", type=int, default=42, help="simulator, assets, zoo")
+    parser.add_argument(
+        "--seeds",
+        type=_seeds,
+        help="zoo only: several seeds, as 0-9 or 0,7,42; the worst over them",
+    )
+    parser.add_argument(
+        "--scored-from",
+        type=float,
+        default=WARMUP_DAYS,
+        help=f"zoo only: score from this day of each stream (default {WARMUP_DAYS}, the warm-up)",
+    )
     parser.add_argument("--assets", type=int, default=100, help="assets only")
     parser.add_argument("--days", type=float, default=180.0, help="assets only")
     parser.add_argument(
@@ -93,9 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[evaluate] GECCO 2018 station file under {root}", file=sys.stderr)
         figures = evaluate_gecco(root)
         report = gecco_report(figures, args.report)
+    elif args.dataset == "zoo" and args.seeds:
+        print(f"[evaluate] the signal zoo, seeds {args.seeds}", file=sys.stderr)
+        figures = evaluate_zoo_seeds(args.seeds, scored_from_days=args.scored_from)
+        report = zoo_seeds_report(figures, args.report)
     elif args.dataset == "zoo":
         print(f"[evaluate] the signal zoo, seed {args.seed}", file=sys.stderr)
-        figures = evaluate_zoo(args.seed)
+        figures = evaluate_zoo(args.seed, scored_from_days=args.scored_from)
         report = zoo_report(figures, args.report)
     elif args.dataset == "assets":
         figures = asset_evaluation.evaluate_assets(
@@ -143,6 +165,15 @@ def main(argv: list[str] | None = None) -> int:
         for asset_type, f in {**figures["types"], "all": figures}.items():
             print(f"{asset_type:14}" + "".join(f"{f.get(n)!s:>20}" for n in names))
         print(f"time {figures['seconds']} s")
+    elif args.dataset == "zoo" and args.seeds:
+        print(f"{'':8}" + "".join(f"{n[:17]:>19}" for n in SEED_COLUMNS))
+        for seed, f in figures["seeds"].items():
+            print(f"{seed:8}" + "".join(f"{f[n]!s:>19}" for n in SEED_COLUMNS))
+        print(
+            f"worst: {figures['worst']} ({figures['worst_normal_high_share']}); NAB mean "
+            f"{figures['nab_standard_mean']}, lowest {figures['nab_standard_min']}, tuned mean "
+            f"{figures['nab_tuned_mean']}; found {figures['detected']} of {figures['anomalies']}"
+        )
     elif args.dataset == "zoo":
         print(f"{'shape':22}" + "".join(f"{n[:17]:>19}" for n in ZOO_COLUMNS))
         for shape, f in {**figures["shapes"], "all": figures}.items():
@@ -171,6 +202,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"{k['median_delay_s'] or '-':>10}{cold['kinds'].get(kind, {}).get('f1')!s:>15}"
             )
     return 0
+
+
+def _seeds(text: str) -> list[int]:
+    """`0-9` or `0,7,42` as a list of seeds.
+
+    >>> _seeds("0-3"), _seeds("0,7,42")
+    ([0, 1, 2, 3], [0, 7, 42])
+    """
+    try:
+        if "-" in text.strip("-"):
+            first, last = text.split("-", 1)
+            return list(range(int(first), int(last) + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds as 0-9 or 0,7,42, not {text!r}") from None
 
 
 run = console(main)

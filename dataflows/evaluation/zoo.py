@@ -3,7 +3,9 @@
 Every stream of `online_models.evaluation.zoo` is written as a CSV file (`time`, `value`,
 `anomaly`) and the files are replayed together as `recorded` devices, exactly as
 `just replay` does: models learn online from the first reading and never see the labels.
-The first `WARMUP_DAYS` of every stream are the warm-up; the rest is scored per shape:
+The first `WARMUP_DAYS` of every stream are the warm-up (`scored_from_days` scores from an
+earlier day: NAB's own probation is the first 15 % of a file, about two days of two weeks);
+the rest is scored per shape:
 
 - `normal_high_share`: the share of normal readings (outside every NAB window) whose score
   is at least 0.9: the calibration figure (target: at most 0.1 %);
@@ -13,6 +15,10 @@ The first `WARMUP_DAYS` of every stream are the warm-up; the rest is scored per 
   from the anomaly's first labelled reading to an hour after its last, so that the first
   reading back to normal can still count), and over the whole zoo also with the one
   threshold on the score that is best over the zoo (`nab_tuned`, NAB's own protocol).
+
+`evaluate_zoo_seeds` replays the zoo of several seeds and keeps, over them, the worst
+shape's share of high normal scores and the NAB scores, so that figures read on one seed
+are held against others (`just evaluate zoo --seeds 0-9`).
 """
 
 from __future__ import annotations
@@ -43,7 +49,6 @@ HIGH = 0.9
 """A score this high on a normal reading is a calibration failure."""
 AFTER_S = 3600.0
 """A NAB window ends this long after the anomaly's last labelled reading."""
-SCORED_FROM = START + WARMUP_DAYS * 86_400.0
 COLUMNS = (
     *("normal_high_share", "precision", "recall", "f1", "detected", "anomalies"),
     "nab_standard",
@@ -72,6 +77,7 @@ def evaluate_zoo(
     progress: bool = True,
     plan: DetectorPlan = DEFAULT_PLAN,
     shapes: tuple[str, ...] | None = None,
+    scored_from_days: float = WARMUP_DAYS,
 ) -> dict[str, Any]:
     """Replay the zoo of `seed` (or only its `shapes`) with `plan` and score it."""
     streams = [s for s in zoo(seed) if shapes is None or s.shape in shapes]
@@ -85,7 +91,40 @@ def evaluate_zoo(
             readings = sum(len(s.times) for s in streams)
             print(f"[evaluate] {len(streams)} zoo streams, {readings:,} readings", file=sys.stderr)
         run_main(build_flow(scratch_settings(folder), replay=spec, plan=plan))
-        return score(Path(folder), streams)
+        return score(Path(folder), streams, scored_from_days)
+
+
+def evaluate_zoo_seeds(
+    seeds: list[int], progress: bool = True, scored_from_days: float = WARMUP_DAYS
+) -> dict[str, Any]:
+    """`evaluate_zoo` on every seed: a summary row each, and the worst over them."""
+    rows: dict[str, dict[str, Any]] = {}
+    for number, seed in enumerate(seeds, 1):
+        if progress:
+            print(f"[evaluate] zoo seed {seed} ({number} of {len(seeds)})", file=sys.stderr)
+        f = evaluate_zoo(seed, progress=False, scored_from_days=scored_from_days)
+        shares = {shape: v["normal_high_share"] for shape, v in f["shapes"].items()}
+        worst_shape = max(shares, key=shares.__getitem__)
+        rows[f"seed {seed}"] = {
+            **{k: f[k] for k in ("nab_standard", "nab_tuned", "detected", "anomalies")},
+            **{k: f[k] for k in ("normal_high_share", "f1")},
+            "worst_normal_high_share": shares[worst_shape],
+            "worst_shape": worst_shape,
+        }
+        if progress:
+            print(f"[evaluate]   {rows[f'seed {seed}']}", file=sys.stderr)
+    worst = max(rows, key=lambda name: rows[name]["worst_normal_high_share"])
+    return {
+        "seeds": rows,
+        "scored_from_days": scored_from_days,
+        "worst_normal_high_share": rows[worst]["worst_normal_high_share"],
+        "worst": f"{worst}, {rows[worst]['worst_shape']}",
+        "nab_standard_min": min(r["nab_standard"] for r in rows.values()),
+        "nab_standard_mean": round(sum(r["nab_standard"] for r in rows.values()) / len(rows), 2),
+        "nab_tuned_mean": round(sum(r["nab_tuned"] for r in rows.values()) / len(rows), 2),
+        "detected": sum(r["detected"] for r in rows.values()),
+        "anomalies": sum(r["anomalies"] for r in rows.values()),
+    }
 
 
 def _scored(lake_path: Path) -> dict[str, dict[int, tuple[bool, float]]]:
@@ -118,10 +157,12 @@ class _Scored:
         return sum(any(a <= t <= b for t in self.flags) for a, b in self.windows)
 
 
-def _score_stream(s: Stream, readings: dict[int, tuple[bool, float]]) -> _Scored:
+def _score_stream(
+    s: Stream, readings: dict[int, tuple[bool, float]], scored_from: float
+) -> _Scored:
     out = _Scored(s, windows=[(start, end + AFTER_S) for start, end in s.windows()])
     for t, value, label in zip(s.times, s.values, s.labels, strict=True):
-        if t < SCORED_FROM or value is None:
+        if t < scored_from or value is None:
             continue
         flag, reading_score = readings.get(round(t * 1000), (False, 0.0))
         out.counts.add(flag, label)
@@ -150,10 +191,13 @@ def _summary(members: list[_Scored]) -> dict[str, Any]:
     }
 
 
-def score(lake_path: Path, streams: list[Stream]) -> dict[str, Any]:
+def score(
+    lake_path: Path, streams: list[Stream], scored_from_days: float = WARMUP_DAYS
+) -> dict[str, Any]:
     """The zoo's figures, per shape and overall (see the module docstring)."""
     stored = _scored(lake_path)
-    scored = [_score_stream(s, stored.get(s.name, {})) for s in streams]
+    scored_from = START + scored_from_days * 86_400.0
+    scored = [_score_stream(s, stored.get(s.name, {}), scored_from) for s in streams]
     by_shape: dict[str, list[_Scored]] = defaultdict(list)
     for m in scored:
         by_shape[m.stream.shape].append(m)
@@ -162,6 +206,7 @@ def score(lake_path: Path, streams: list[Stream]) -> dict[str, Any]:
     return {
         **_summary(scored),
         "readings": sum(len(s.times) for s in streams),
+        "scored_from_days": scored_from_days,
         "worst_normal_high_share": max(f["normal_high_share"] for f in shapes.values()),
         "nab_tuned": round(tuned, 2),
         "nab_threshold": None if threshold == float("inf") else round(threshold, 4),
@@ -211,10 +256,53 @@ def zoo_report(figures: dict, folder: Path) -> Path:
     charts = [bars, *(_stream_chart(name, s) for name, s in figures["series"].items())]
     note = (
         f"{figures['streams']} streams, {figures['readings']:,} readings; the first "
-        f"{WARMUP_DAYS} days of each warm up, the rest is scored; NAB tuned over the zoo: "
+        f"{figures['scored_from_days']} days of each warm up, the rest is scored; NAB tuned "
+        "over the zoo: "
         f"{figures['nab_tuned']} (score >= {figures['nab_threshold']})"
     )
     return write_report(folder, "zoo", "Signal zoo", table, charts, note)
+
+
+SEED_COLUMNS = (
+    *("nab_standard", "nab_tuned", "detected", "anomalies", "f1", "normal_high_share"),
+    *("worst_normal_high_share", "worst_shape"),
+)
+"""The figures of each seed, as `just evaluate zoo --seeds` shows them."""
+
+
+def zoo_seeds_report(figures: dict, folder: Path) -> Path:
+    """The HTML report of several seeds: a row each, their worst shapes and NAB as bars."""
+    seeds = list(figures["seeds"])
+    table: list[tuple[str, ...]] = [("", *SEED_COLUMNS)]
+    table += [(seed, *(str(figures["seeds"][seed][c]) for c in SEED_COLUMNS)) for seed in seeds]
+    names = seeds
+    worst = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=[100 * figures["seeds"][seed]["worst_normal_high_share"] for seed in seeds],
+                text=[figures["seeds"][seed]["worst_shape"] for seed in seeds],
+            )
+        ],
+        layout={
+            "title": "The worst shape's share of normal readings scoring >= 0.9 (target <= 0.1 %)",
+            "yaxis": {"title": "%"},
+        },
+    )
+    nab = go.Figure(
+        [
+            go.Bar(x=names, y=[figures["seeds"][s]["nab_standard"] for s in seeds], name="flags"),
+            go.Bar(x=names, y=[figures["seeds"][s]["nab_tuned"] for s in seeds], name="tuned"),
+        ],
+        layout={"title": "NAB standard score per seed (target >= 60)", "barmode": "group"},
+    )
+    note = (
+        f"scored from day {figures['scored_from_days']}; worst {figures['worst']} at "
+        f"{100 * figures['worst_normal_high_share']:.3f} %; NAB mean {figures['nab_standard_mean']}"
+        f", lowest {figures['nab_standard_min']}; found {figures['detected']} of "
+        f"{figures['anomalies']}"
+    )
+    return write_report(folder, "zoo-seeds", "Signal zoo, several seeds", table, [worst, nab], note)
 
 
 def _stream_chart(name: str, s: dict[str, list]) -> go.Figure:

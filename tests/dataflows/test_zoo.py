@@ -14,7 +14,9 @@ from online_models.evaluation.zoo import ANOMALIES, applies
 def test_zoo_evaluation_prints_every_shape_and_writes_a_report(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(
         "dataflows.cli.evaluate.evaluate_zoo",
-        lambda seed: evaluate_zoo(seed, progress=False, shapes=("constant", "square_wave")),
+        lambda seed, scored_from_days: evaluate_zoo(
+            seed, False, shapes=("constant", "square_wave"), scored_from_days=scored_from_days
+        ),
     )
     reports = tmp_path / "reports"
     assert main(["zoo", "--seed", "3", "--json", "--report", str(reports), "--no-store"]) == 0
@@ -26,6 +28,40 @@ def test_zoo_evaluation_prints_every_shape_and_writes_a_report(tmp_path, capsys,
         assert 0 <= f["detected"] <= anomalies and f["normal_readings"] > 0
     (report,) = reports.glob("evaluate-zoo-*.html")
     assert "Signal zoo" in report.read_text() and "constant-level_shift" in report.read_text()
+
+
+def test_zoo_over_several_seeds_keeps_the_worst_and_can_score_from_an_earlier_day(
+    tmp_path, capsys, monkeypatch
+):
+    import dataflows.evaluation.zoo as zoo_evaluation
+
+    shapes = ("constant", "discrete_levels")
+    one_seed = zoo_evaluation.evaluate_zoo
+    monkeypatch.setattr(
+        zoo_evaluation,
+        "evaluate_zoo",
+        lambda seed, progress, scored_from_days: one_seed(
+            seed, progress=False, shapes=shapes, scored_from_days=scored_from_days
+        ),
+    )
+    reports = tmp_path / "reports"
+    args = ["zoo", "--seeds", "1-2", "--scored-from", "2", "--json", "--report", str(reports)]
+    assert main([*args, "--no-store"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert list(figures["seeds"]) == ["seed 1", "seed 2"] and figures["scored_from_days"] == 2
+    worst = max(figures["seeds"].values(), key=lambda f: f["worst_normal_high_share"])
+    assert figures["worst_normal_high_share"] == worst["worst_normal_high_share"]
+    assert figures["worst"].endswith(worst["worst_shape"]) and worst["worst_shape"] in shapes
+    assert figures["anomalies"] == sum(f["anomalies"] for f in figures["seeds"].values()) > 0
+    assert figures["nab_standard_min"] <= figures["nab_standard_mean"]
+    (report,) = reports.glob("evaluate-zoo-seeds-*.html")
+    assert "seed 2" in report.read_text()
+    # scored from day 2, the normal readings of days 2 to 7 count too
+    early = one_seed(1, progress=False, shapes=("constant",), scored_from_days=2)
+    usual = one_seed(1, progress=False, shapes=("constant",))
+    assert early["normal_readings"] > usual["normal_readings"] + 5 * 288
+    with pytest.raises(SystemExit):
+        main(["zoo", "--seeds", "one-two", "--no-store"])
 
 
 def test_the_default_keeps_high_scores_rare_where_it_used_to_saturate():
