@@ -31,7 +31,9 @@ class SeasonalZScore(base.AnomalyDetector):
     whichever is larger
     (noise may be constant or grow with the signal). The scale is never below the sensor's
     resolution, the smallest change between consecutive values it has shown, so that one
-    step of a quantised signal that held still for hours is not an anomaly. The resulting z
+    step of a quantised signal that held still for hours is not an anomaly (a signal that
+    never changed: a thousandth of its value); it is never a share of the value of one that
+    did, so a level far from 0 (a pressure in Pa) is judged by its noise. The resulting z
     maps to a score in
     [0, 1]: `score = z² / (z² + half_score_z²)`, which is 0.5 at `z = half_score_z`.
 
@@ -204,8 +206,10 @@ class SeasonalZScore(base.AnomalyDetector):
     def _sigma(self, scale: float, expected: float) -> float:
         # mean absolute deviation -> standard deviation for a normal, with floors: the
         # sensor's resolution (one step of a quantised signal is never more than one sigma,
-        # however long it held still) and, for a constant signal, a share of its value
-        return max(scale * 1.2533, self._resolution, 1e-3 * abs(expected), 1e-6)
+        # however long it held still) and, for a signal that never changed, a share of its
+        # value; not a share of the value once it has changed, which would make the
+        # detector blind on a level far from 0 (20 Pa of noise on 101,325 Pa)
+        return max(scale * 1.2533, self._resolution or 1e-3 * abs(expected), 1e-12)
 
     def residual_z(self, x: dict) -> float | None:
         """Signed distance of `x` from its expectation, in scales; None during warm-up."""
@@ -321,8 +325,12 @@ class SeasonalZScore(base.AnomalyDetector):
                 if outlier:
                     beta *= 0.01
                 scales[slot] += beta * (residual - scales[slot])
+            # a slot's first reading sets its mean, outlier or not (it is clipped already):
+            # a fifth of the way from the 0 it starts at is far from any value on a level
+            # far from 0 (a pressure in Pa, a temperature in K)
+            first = weights[slot] == 0.0
             weights[slot] += weight
             alpha = max(slot_alpha * weight, weight / weights[slot])
-            if outlier:
+            if outlier and not first:
                 alpha *= 0.2
             means[slot] += alpha * (value - means[slot])

@@ -83,6 +83,9 @@ SHAPES: dict[str, Shape] = {
         lambda t, rng, s: 50 + 20 * _daily(t) + rng.gauss(0, 2), unit=2.0, rhythmic=True
     ),
     "weekly": Shape(_weekly, unit=2.0, rhythmic=True),
+    "far_from_zero": Shape(
+        lambda t, rng, s: 101_325 + 40 * _daily(t) + rng.gauss(0, 4), unit=4.0, rhythmic=True
+    ),
     "quantised": Shape(
         lambda t, rng, s: float(round(50 + 20 * _daily(t) + rng.gauss(0, 0.6))),
         unit=2.0,
@@ -116,7 +119,8 @@ SHAPES: dict[str, Shape] = {
     ),
 }
 """Name -> shape. Heavy tails: Student t with 2 degrees of freedom (a normal over the root
-of a gamma); counts: zero 70 % of the time, else Poisson with a daily rate."""
+of a gamma); counts: zero 70 % of the time, else Poisson with a daily rate; far from zero: a
+daily rhythm of 40 on a level of 101,325 (an air pressure in Pa), noise 4."""
 
 
 def _poisson(rng: random.Random, rate: float) -> int:

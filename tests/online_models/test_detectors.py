@@ -549,3 +549,39 @@ def test_calibration_keeps_a_gaussian_streams_outliers_and_a_long_anomaly_anomal
         scores.append(model.score_one(x))
         model.learn_one(x)
     assert min(scores) > 0.9
+
+
+def _replayed(shape: str, anomaly: str | None, offset: float, seed: int = 1) -> tuple[bool, float]:
+    """The recorded default on a zoo stream moved by `offset`: found, normal share >= 0.9."""
+    stream = zoo_stream(shape, anomaly, seed)
+    model = default_detector("recorded")
+    windows = [(a, b + 3600) for a, b in stream.windows()]
+    found, high, normal = False, 0, 0
+    for t, value, label in zip(stream.times, stream.values, stream.labels, strict=True):
+        if value is None:
+            continue
+        x = {"value": value + offset, "t": t}
+        score = model.score_one(x)
+        model.learn_one(x)
+        if t < stream.times[0] + 7 * 86400:
+            continue
+        if any(a <= t <= b for a, b in windows):
+            found = found or score >= 0.9
+        elif not label:
+            normal += 1
+            high += score >= 0.9
+    return found, high / normal
+
+
+def test_the_default_finds_the_same_anomalies_on_a_level_far_from_zero():
+    # a pressure in Pa, a temperature in K: the zero point must not blind the detector
+    for anomaly in ("level_shift", "spike", "contextual", "period_change"):
+        assert _replayed("noisy_daily", anomaly, 0.0)[0], anomaly
+        assert _replayed("noisy_daily", anomaly, 1e6)[0], anomaly
+
+
+def test_the_default_stays_calm_on_counts_far_from_zero():
+    # a slot's first reading, a burst judged an outlier, used to move its mean a fifth of
+    # the way from 0: a billion off, and the counts scored 1 for days
+    assert _replayed("zero_inflated_counts", None, 0.0)[1] < 0.001
+    assert _replayed("zero_inflated_counts", None, 1e9)[1] < 0.001
