@@ -2,7 +2,8 @@
 
     just evaluate skab [PATH] [--json]
     just evaluate gecco [PATH] [--json]
-    just evaluate zoo [--seed 42 | --seeds 0-9] [--scored-from DAYS] [--json]
+    just evaluate zoo [--seed 42 | --seeds 0-9] [--scored-from DAYS] [--step S] [--days N]
+                      [--json]
     just evaluate simulator [--sensors 200] [--hours 336] [--seed 42] [--json]
     just evaluate cmapss [PATH] [--start-every N] [--json]
     just evaluate assets [--assets 100] [--days 180] [--seed 42] [--alert-prob P] [--shards N]
@@ -46,7 +47,7 @@ from dataflows.evaluation.zoo import (
 )
 from dataflows.lake.address import LakeAddress
 from dataflows.settings import PROJECT_ROOT, Settings
-from online_models.evaluation.zoo import WARMUP_DAYS
+from online_models.evaluation.zoo import DAYS, STEP_S, WARMUP_DAYS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         default=WARMUP_DAYS,
         help=f"zoo only: score from this day of each stream (default {WARMUP_DAYS}, the warm-up)",
     )
+    parser.add_argument(
+        "--step", type=int, default=STEP_S, help=f"zoo only: seconds between readings ({STEP_S})"
+    )
     parser.add_argument("--assets", type=int, default=100, help="assets only")
-    parser.add_argument("--days", type=float, default=180.0, help="assets only")
+    parser.add_argument(
+        "--days", type=float, help=f"assets: days simulated (180); zoo: days a stream ({DAYS})"
+    )
     parser.add_argument(
         "--shards",
         type=int,
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=PROJECT_ROOT / "data" / "reports")
     parser.add_argument("--no-store", action="store_true", help="do not write to the lake")
     args = parser.parse_args(argv)
+    zoo_days = DAYS if args.days is None else int(args.days)
     if args.dataset == "skab":
         root = args.path or DEFAULT_SKAB
         print(f"[evaluate] SKAB experiment files under {root}", file=sys.stderr)
@@ -113,15 +120,23 @@ def main(argv: list[str] | None = None) -> int:
         report = gecco_report(figures, args.report)
     elif args.dataset == "zoo" and args.seeds:
         print(f"[evaluate] the signal zoo, seeds {args.seeds}", file=sys.stderr)
-        figures = evaluate_zoo_seeds(args.seeds, scored_from_days=args.scored_from)
+        figures = evaluate_zoo_seeds(
+            args.seeds, scored_from_days=args.scored_from, step_s=args.step, days=zoo_days
+        )
         report = zoo_seeds_report(figures, args.report)
     elif args.dataset == "zoo":
         print(f"[evaluate] the signal zoo, seed {args.seed}", file=sys.stderr)
-        figures = evaluate_zoo(args.seed, scored_from_days=args.scored_from)
+        figures = evaluate_zoo(
+            args.seed, scored_from_days=args.scored_from, step_s=args.step, days=zoo_days
+        )
         report = zoo_report(figures, args.report)
     elif args.dataset == "assets":
         figures = asset_evaluation.evaluate_assets(
-            args.assets, args.days, args.seed, args.alert_prob, shards=args.shards
+            args.assets,
+            180.0 if args.days is None else args.days,
+            args.seed,
+            args.alert_prob,
+            shards=args.shards,
         )
         report = asset_evaluation.assets_report(figures, args.report)
     else:

@@ -43,7 +43,7 @@ from dataflows.sources.recorded import ReplaySpec
 from online_models.anomaly.registry import DEFAULT_PLAN, DetectorPlan
 from online_models.evaluation import PointCounts
 from online_models.evaluation.nab import best_threshold, corpus_score
-from online_models.evaluation.zoo import START, WARMUP_DAYS, Stream, zoo
+from online_models.evaluation.zoo import DAYS, START, STEP_S, WARMUP_DAYS, Stream, zoo
 
 HIGH = 0.9
 """A score this high on a normal reading is a calibration failure."""
@@ -78,9 +78,14 @@ def evaluate_zoo(
     plan: DetectorPlan = DEFAULT_PLAN,
     shapes: tuple[str, ...] | None = None,
     scored_from_days: float = WARMUP_DAYS,
+    step_s: int = STEP_S,
+    days: int = DAYS,
 ) -> dict[str, Any]:
-    """Replay the zoo of `seed` (or only its `shapes`) with `plan` and score it."""
-    streams = [s for s in zoo(seed) if shapes is None or s.shape in shapes]
+    """Replay the zoo of `seed` (or only its `shapes`) with `plan` and score it.
+
+    `step_s` and `days` make every stream sparser or longer (`online_models.evaluation.zoo`).
+    """
+    streams = [s for s in zoo(seed, step_s, days) if shapes is None or s.shape in shapes]
     with tempfile.TemporaryDirectory(prefix="city-evaluate-") as folder:
         root = Path(folder) / "zoo"
         files = write_streams(streams, root)
@@ -91,18 +96,22 @@ def evaluate_zoo(
             readings = sum(len(s.times) for s in streams)
             print(f"[evaluate] {len(streams)} zoo streams, {readings:,} readings", file=sys.stderr)
         run_main(build_flow(scratch_settings(folder), replay=spec, plan=plan))
-        return score(Path(folder), streams, scored_from_days)
+        return {**score(Path(folder), streams, scored_from_days), "step_s": step_s, "days": days}
 
 
 def evaluate_zoo_seeds(
-    seeds: list[int], progress: bool = True, scored_from_days: float = WARMUP_DAYS
+    seeds: list[int],
+    progress: bool = True,
+    scored_from_days: float = WARMUP_DAYS,
+    step_s: int = STEP_S,
+    days: int = DAYS,
 ) -> dict[str, Any]:
     """`evaluate_zoo` on every seed: a summary row each, and the worst over them."""
     rows: dict[str, dict[str, Any]] = {}
     for number, seed in enumerate(seeds, 1):
         if progress:
             print(f"[evaluate] zoo seed {seed} ({number} of {len(seeds)})", file=sys.stderr)
-        f = evaluate_zoo(seed, progress=False, scored_from_days=scored_from_days)
+        f = evaluate_zoo(seed, False, scored_from_days=scored_from_days, step_s=step_s, days=days)
         shares = {shape: v["normal_high_share"] for shape, v in f["shapes"].items()}
         worst_shape = max(shares, key=shares.__getitem__)
         rows[f"seed {seed}"] = {
@@ -117,6 +126,8 @@ def evaluate_zoo_seeds(
     return {
         "seeds": rows,
         "scored_from_days": scored_from_days,
+        "step_s": step_s,
+        "days": days,
         "worst_normal_high_share": rows[worst]["worst_normal_high_share"],
         "worst": f"{worst}, {rows[worst]['worst_shape']}",
         "nab_standard_min": min(r["nab_standard"] for r in rows.values()),

@@ -185,39 +185,48 @@ class Stream:
         return out
 
 
-def _times(shape: Shape, rng: random.Random) -> list[float]:
-    end = START + DAYS * _DAY
+def _times(shape: Shape, rng: random.Random, step_s: int, days: int) -> list[float]:
+    end = START + days * _DAY
     if shape.irregular:
         times, t = [], START
         while t < end:
             times.append(round(t, 3))
-            t += rng.expovariate(1.0 / STEP_S)
+            t += rng.expovariate(1.0 / step_s)
         return times
-    times = [START + i * STEP_S for i in range(int(DAYS * _DAY) // STEP_S)]
+    times = [START + i * step_s for i in range(int(days * _DAY) // step_s)]
     if shape.gappy:  # three outages of six hours without any reading, one before the scoring
         outages = [START + d * _DAY + 9 * 3600 for d in (3, 8, 12)]
         times = [t for t in times if not any(o <= t < o + 6 * 3600 for o in outages)]
     return times
 
 
-def stream(shape_name: str, anomaly: str | None, seed: int = 0) -> Stream:
-    """The stream of `shape_name` with `anomaly` (None: the control), reproducibly."""
+def stream(
+    shape_name: str, anomaly: str | None, seed: int = 0, step_s: int = STEP_S, days: int = DAYS
+) -> Stream:
+    """The stream of `shape_name` with `anomaly` (None: the control), reproducibly.
+
+    `step_s` and `days` make it sparser or longer (a meter read once an hour for two months:
+    its half-hour slots need six weeks to learn); the anomaly still comes after the warm-up.
+    """
     shape = SHAPES[shape_name]
     if anomaly is not None and not applies(shape_name, anomaly):
         raise ValueError(f"{anomaly} does not apply to {shape_name}")
+    if step_s <= 0 or days < WARMUP_DAYS + 3:
+        limits = f"a step of at least 1 s and {WARMUP_DAYS + 3} days or more"
+        raise ValueError(f"{limits}, not {step_s} s and {days} days")
     rng = random.Random(f"{shape_name}/{anomaly}/{seed}")
-    times = _times(shape, rng)
+    times = _times(shape, rng, step_s, days)
     state: list[float] = []
     values: list[float | None] = [shape.value(t, rng, state) for t in times]
     labels = [False] * len(times)
     if anomaly is not None:
-        _inject(shape, anomaly, times, values, labels, rng, state)
+        _inject(shape, anomaly, times, values, labels, rng, state, days)
     if shape.gappy:  # and 1 % of the rows have no value
         values = [
             None if rng.random() < 0.01 and not label else v
             for v, label in zip(values, labels, strict=True)
         ]
-    return Stream(shape_name, anomaly, times, values, labels)
+    return Stream(shape_name, anomaly, times, values, labels, days)
 
 
 def _inject(
@@ -228,15 +237,18 @@ def _inject(
     labels: list[bool],
     rng: random.Random,
     state: list[float],
+    days: int,
 ) -> None:
     hours = ANOMALIES[anomaly]
-    day = rng.randrange(WARMUP_DAYS + 1, DAYS - 1)
+    day = rng.randrange(WARMUP_DAYS + 1, days - 1)
     hour = rng.uniform(1, 3) if anomaly == "contextual" else rng.uniform(6, 18)
     if shape.gappy:
         hour = rng.uniform(1, 7) if anomaly == "contextual" else rng.uniform(16, 20)
     start = START + day * _DAY + hour * 3600
     end = start + hours * 3600 if hours else math.inf
     inside = [i for i, t in enumerate(times) if start <= t < end]
+    if not inside:  # sparse readings: none falls inside, the first after `start` takes it
+        inside = [next(i for i, t in enumerate(times) if t >= start)]
     if anomaly == "spike":
         inside = inside[:1]  # the first reading from `start`
     unit = shape.unit
@@ -267,10 +279,10 @@ def _inject(
         labels[i] = True
 
 
-def zoo(seed: int = 0) -> list[Stream]:
+def zoo(seed: int = 0, step_s: int = STEP_S, days: int = DAYS) -> list[Stream]:
     """Every shape's control and each applicable anomaly on it."""
     return [
-        stream(shape, anomaly, seed)
+        stream(shape, anomaly, seed, step_s, days)
         for shape in SHAPES
         for anomaly in (None, *ANOMALIES)
         if anomaly is None or applies(shape, anomaly)

@@ -14,8 +14,8 @@ from online_models.evaluation.zoo import ANOMALIES, applies
 def test_zoo_evaluation_prints_every_shape_and_writes_a_report(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(
         "dataflows.cli.evaluate.evaluate_zoo",
-        lambda seed, scored_from_days: evaluate_zoo(
-            seed, False, shapes=("constant", "square_wave"), scored_from_days=scored_from_days
+        lambda seed, **options: evaluate_zoo(
+            seed, False, shapes=("constant", "square_wave"), **options
         ),
     )
     reports = tmp_path / "reports"
@@ -40,15 +40,14 @@ def test_zoo_over_several_seeds_keeps_the_worst_and_can_score_from_an_earlier_da
     monkeypatch.setattr(
         zoo_evaluation,
         "evaluate_zoo",
-        lambda seed, progress, scored_from_days: one_seed(
-            seed, progress=False, shapes=shapes, scored_from_days=scored_from_days
-        ),
+        lambda seed, progress, **options: one_seed(seed, False, shapes=shapes, **options),
     )
     reports = tmp_path / "reports"
-    args = ["zoo", "--seeds", "1-2", "--scored-from", "2", "--json", "--report", str(reports)]
-    assert main([*args, "--no-store"]) == 0
+    args = ["zoo", "--seeds", "1-2", "--scored-from", "2", "--step", "1800", "--days", "12"]
+    assert main([*args, "--json", "--report", str(reports), "--no-store"]) == 0
     figures = json.loads(capsys.readouterr().out)
     assert list(figures["seeds"]) == ["seed 1", "seed 2"] and figures["scored_from_days"] == 2
+    assert (figures["step_s"], figures["days"]) == (1800, 12)
     worst = max(figures["seeds"].values(), key=lambda f: f["worst_normal_high_share"])
     assert figures["worst_normal_high_share"] == worst["worst_normal_high_share"]
     assert figures["worst"].endswith(worst["worst_shape"]) and worst["worst_shape"] in shapes
@@ -60,6 +59,9 @@ def test_zoo_over_several_seeds_keeps_the_worst_and_can_score_from_an_earlier_da
     early = one_seed(1, progress=False, shapes=("constant",), scored_from_days=2)
     usual = one_seed(1, progress=False, shapes=("constant",))
     assert early["normal_readings"] > usual["normal_readings"] + 5 * 288
+    # a meter read once an hour: every stream has its 24 readings a day, nothing more
+    hourly = one_seed(1, progress=False, shapes=("constant",), step_s=3600, days=12)
+    assert hourly["readings"] == hourly["streams"] * 12 * 24
     with pytest.raises(SystemExit):
         main(["zoo", "--seeds", "one-two", "--no-store"])
 

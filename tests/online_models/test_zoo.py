@@ -51,3 +51,19 @@ def test_sampling_shapes_are_irregular_or_have_gaps_and_missing_values():
     longest = max(b - a for a, b in zip(gappy.times, gappy.times[1:], strict=False))
     assert longest >= 6 * 3600 and any(v is None for v in gappy.values)
     assert len(stream("constant", None).times) == DAYS * 86_400 // STEP_S
+
+
+def test_a_sparser_longer_zoo_keeps_its_anomalies_after_the_warm_up():
+    for shape in SHAPES:
+        for anomaly in (None, *ANOMALIES):
+            if anomaly is not None and not applies(shape, anomaly):
+                continue
+            s = stream(shape, anomaly, seed=2, step_s=3600, days=60)
+            assert s.days == 60 and s.times[-1] < START + 60 * 86_400
+            if not SHAPES[shape].irregular and not SHAPES[shape].gappy:
+                assert len(s.times) == 60 * 24
+            if anomaly is not None:
+                (first, _), *more = s.windows()
+                assert not more and first >= START + WARMUP_DAYS * 86_400, (shape, anomaly)
+    with pytest.raises(ValueError, match="days or more"):
+        stream("constant", None, step_s=300, days=WARMUP_DAYS)
