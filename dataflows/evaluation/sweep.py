@@ -25,6 +25,7 @@ is the smallest share of the issue's targets (`TARGETS`, `CEILINGS`); it also ti
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -210,7 +211,8 @@ def sweep_datasets(
     """Every candidate on every dataset of `datasets`, one row each, with its cost and worst.
 
     `worst` names the dataset where the candidate reaches the smallest share of its targets
-    (`target_share`), and `worst_share` is that share: the default is chosen by it.
+    (`target_share`), and `worst_share` is that share: the default is chosen by it. Each row
+    is also printed to stderr as it is done (a sweep takes long: what is done is not lost).
     """
     rows: list[dict[str, object]] = []
     for name, baseline in candidates.items():
@@ -224,4 +226,5 @@ def sweep_datasets(
         worst = min(shares, key=shares.__getitem__)
         row.update(worst=worst, worst_share=round(shares[worst], 3), us=cost_us(baseline))
         rows.append(row)
+        print(f"[detector_sweep] {json.dumps(row)}", file=sys.stderr, flush=True)
     return rows

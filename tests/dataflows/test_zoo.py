@@ -95,8 +95,10 @@ def test_the_cross_dataset_sweep_ranks_a_candidate_by_its_worst_dataset(capsys):
     assert "unknown candidates ['nope']" in capsys.readouterr().err
     args = ["datasets", "--datasets", "zoo", "--candidates", "seasonal_zscore", "--json"]
     assert sweep_main(args) == 0
-    (row,) = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    (row,) = json.loads(printed.out)
     assert row["candidate"] == "SeasonalZScore"
+    assert f"[detector_sweep] {json.dumps(row)}" in printed.err  # shown as soon as it is done
     assert row["worst"] == "zoo"
     (figure, target), (high, ceiling) = TARGETS["zoo"], CEILINGS["zoo"]
     # it saturates: the share of its normal readings >= 0.9, not its NAB, is its worst
