@@ -54,6 +54,11 @@ COLUMNS = (
     "nab_standard",
 )
 """The figures of each shape, as the report and `just evaluate zoo` show them."""
+SEED_COLUMNS = (
+    *("nab_standard", "nab_tuned", "detected", "anomalies", "f1", "normal_high_share"),
+    *("worst_normal_high_share", "worst_shape"),
+)
+"""The figures of each seed, as `just evaluate zoo --seeds` shows them."""
 
 
 def write_streams(streams: list[Stream], folder: Path) -> list[Path]:
@@ -274,23 +279,15 @@ def zoo_report(figures: dict, folder: Path) -> Path:
     return write_report(folder, "zoo", "Signal zoo", table, charts, note)
 
 
-SEED_COLUMNS = (
-    *("nab_standard", "nab_tuned", "detected", "anomalies", "f1", "normal_high_share"),
-    *("worst_normal_high_share", "worst_shape"),
-)
-"""The figures of each seed, as `just evaluate zoo --seeds` shows them."""
-
-
 def zoo_seeds_report(figures: dict, folder: Path) -> Path:
     """The HTML report of several seeds: a row each, their worst shapes and NAB as bars."""
     seeds = list(figures["seeds"])
     table: list[tuple[str, ...]] = [("", *SEED_COLUMNS)]
     table += [(seed, *(str(figures["seeds"][seed][c]) for c in SEED_COLUMNS)) for seed in seeds]
-    names = seeds
     worst = go.Figure(
         [
             go.Bar(
-                x=names,
+                x=seeds,
                 y=[100 * figures["seeds"][seed]["worst_normal_high_share"] for seed in seeds],
                 text=[figures["seeds"][seed]["worst_shape"] for seed in seeds],
             )
@@ -302,8 +299,8 @@ def zoo_seeds_report(figures: dict, folder: Path) -> Path:
     )
     nab = go.Figure(
         [
-            go.Bar(x=names, y=[figures["seeds"][s]["nab_standard"] for s in seeds], name="flags"),
-            go.Bar(x=names, y=[figures["seeds"][s]["nab_tuned"] for s in seeds], name="tuned"),
+            go.Bar(x=seeds, y=[figures["seeds"][s]["nab_standard"] for s in seeds], name="flags"),
+            go.Bar(x=seeds, y=[figures["seeds"][s]["nab_tuned"] for s in seeds], name="tuned"),
         ],
         layout={"title": "NAB standard score per seed (target >= 60)", "barmode": "group"},
     )
