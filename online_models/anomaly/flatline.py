@@ -30,7 +30,9 @@ class Flatline(base.AnomalyDetector):
     a few runs says little about how long a natural one can be (of `n` runs of random
     length, the next exceeds twice their longest with odds of about `n**-2`), so until the
     sensor has ended `10**(evidence / margin)` runs the margin is `evidence / log10(n + 1)`
-    instead: 10 times after one run, 2.9 after ten, `margin` from 31 on. And a sensor that
+    instead: 10 times after one run, 2.9 after ten, `margin` from 31 on (a run counts when it
+    held at least one repeat: values that change at once, as in a drift, say nothing of how
+    long the sensor holds one). And a sensor that
     has held one value since its first reading is constant, not stuck: it scores 0 until its
     value first changes, and that first run is learnt in full (a sensor constant for a week
     and constant again after a blip is behaving as it always has).
@@ -125,7 +127,9 @@ class Flatline(base.AnomalyDetector):
                 if self._suspect(ended):  # it scored: learn it only up to twice the longest
                     ended = min(ended, 2 * max(self._longest, 1))
                 self._longest = max(self._longest, ended)
-                self._ended += 1
+                # a value that changed at once held no repeat: no evidence of how long this
+                # sensor holds one (a constant sensor's drift is not a habit of short runs)
+                self._ended += ended > 0
             else:  # it held its first value this long: holding a value that long is its habit
                 self._longest = self._run
                 self._ended = 1

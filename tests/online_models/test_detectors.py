@@ -297,6 +297,24 @@ def test_flatline_a_constant_sensor_back_to_constant_after_a_blip_is_not_stuck()
     assert model.score_one({"value": 20.0}) == 1.0
 
 
+def test_flatline_a_drift_does_not_teach_a_constant_sensor_that_its_runs_are_short():
+    # a meter read once an hour: constant for eight days, twelve hours of drift, constant
+    # again; the drift's values each changed at once, which says nothing of how long the
+    # sensor holds one (counted as twelve runs they cut the margin from 10 to 2.6)
+    model = Flatline()
+    drift = [20.0 + 0.5 * i for i in range(1, 13)]
+    for value in [20.0] * 192 + drift:
+        model.learn_one({"value": value})
+    scores = []
+    for _ in range(40 * 24):  # forty days constant: five times the first run
+        scores.append(model.score_one({"value": 20.0}))
+        model.learn_one({"value": 20.0})
+    assert max(scores) == 0.0
+    for _ in range(45 * 24):  # over ten times the first run (10**3 to 1 against): stuck
+        model.learn_one({"value": 20.0})
+    assert model.score_one({"value": 20.0}) == 1.0
+
+
 def test_flatline_wants_more_margin_while_it_has_seen_few_runs_end():
     def first_flag(runs: int) -> int:
         model = Flatline()
