@@ -8,13 +8,17 @@ from river import base
 
 _DAY_S = 86_400.0
 _HOUR_S = 3_600.0
+_WIDTHS = [m for m in range(1, 1441) if 1440 % m == 0]
+"""Slot widths in minutes that divide a day."""
 
 
 class SeasonalZScore(base.AnomalyDetector):
     """Scores how far a reading lies from what is usual at that time of day.
 
     The baseline is a mean per `slot_minutes` of the day (half-hours by default), kept apart
-    for weekdays and weekends, interpolated linearly between neighbouring slots. Until both
+    for weekdays and weekends, interpolated linearly between neighbouring slots; at the end
+    of the warm-up, once the usual interval between readings is known, the slots widen if
+    they must to fill in about two working weeks (three hours for a reading an hour). Until both
     neighbouring slots have seen `min_slot_weight` readings, the baseline falls back to an
     exponentially weighted level of recent readings, so the detector is useful at once; its
     scale is that of recent readings, but never below the seasonal residuals' once other
@@ -90,7 +94,10 @@ class SeasonalZScore(base.AnomalyDetector):
 
     """
 
-    # a model pickled before these existed knows no usual interval and no doubt yet
+    # a model pickled before these existed knows no usual interval and no doubt yet, and
+    # keeps the slots of `slot_minutes`
+    _slot_s = 0.0
+    _slots_fitted = True
     _last_t: float | None = None
     _interval = 0.0
     _anchor: float | None = None
@@ -146,6 +153,8 @@ class SeasonalZScore(base.AnomalyDetector):
         self._anchor: float | None = None
         self._offset_doubt = 0.0
         self._wander = 0.0
+        self._slot_s = 0.0  # the slots' width in seconds, once fitted (0: `slot_minutes`)
+        self._slots_fitted = False
 
     def __getstate__(self) -> dict:
         # the memo is a cache: not part of the model (scoring stays free of side effects)
@@ -157,7 +166,7 @@ class SeasonalZScore(base.AnomalyDetector):
         day = int(local // _DAY_S)
         per_day = self._per_day
         weekend = per_day if (day + 3) % 7 >= 5 else 0  # 1970-01-01 was a Thursday
-        position = (local - day * _DAY_S) / (60.0 * self.slot_minutes) - 0.5
+        position = (local - day * _DAY_S) / (self._slot_s or 60.0 * self.slot_minutes) - 0.5
         low = math.floor(position)
         frac = position - low
         return weekend + low % per_day, weekend + (low + 1) % per_day, frac
@@ -226,7 +235,29 @@ class SeasonalZScore(base.AnomalyDetector):
         z2 = z * z
         return z2 / (z2 + self.half_score_z * self.half_score_z)
 
+    def _fit_slots(self) -> None:
+        """Slots that fill in two working weeks at the usual interval, once it is known.
+
+        A slot is trusted after `min_slot_weight` readings; a weekday slot should get them in
+        about ten weekdays, so it must be `min_slot_weight / 10` usual intervals wide, and
+        never narrower than `slot_minutes`: half-hours at five minutes, three hours at one
+        reading an hour (half-hours would take six weeks, judged by the fallback level
+        meanwhile). The slots the warm-up taught are dropped when the width changes.
+        """
+        wanted = max(float(self.slot_minutes), self.min_slot_weight / 10 * self._interval / 60)
+        width = next(m for m in _WIDTHS if m >= wanted - 1e-9) if wanted <= 1440 else 1440
+        self._slot_s = 60.0 * width
+        self._slots_fitted = True
+        if width != self.slot_minutes:
+            self._per_day = 1440 // width
+            n = 2 * self._per_day
+            self._means, self._weights = [0.0] * n, [0.0] * n
+            self._scales, self._scale_weights = [0.0] * n, [0.0] * n
+        self._memo = None
+
     def learn_one(self, x: dict) -> None:
+        if not self._slots_fitted and self._seen >= max(self.warmup, 2):
+            self._fit_slots()
         value = x["value"]
         previous = self._previous
         if previous is not None and value != previous:

@@ -482,6 +482,25 @@ def test_seasonal_an_hourly_weekly_rhythm_stays_calm_when_its_slots_take_over_af
         assert high == 0, seed
 
 
+def test_seasonal_slots_widen_to_fill_in_two_working_weeks_at_the_usual_interval():
+    # read once an hour, a half-hour slot of a weekday gets one reading a day and is trusted
+    # after six weeks; three-hour slots learn the rhythm in two
+    hourly = SeasonalZScore()
+    stream = list(daily_stream(56 * 24, step=3600))  # eight weeks
+    for x in stream:
+        hourly.learn_one(x)
+    for hour in range(1, 24, 3):
+        t = stream[-1]["t"] + 3600 * hour
+        normal = 100 + 40 * math.sin(2 * math.pi * (t % 86400) / 86400)
+        assert hourly.score_one({"value": normal, "t": t}) < 0.1
+        assert hourly.score_one({"value": normal + 24, "t": t}) > 0.4  # eight noise scales
+    # read every minute, the slots stay half-hours
+    minutely = SeasonalZScore()
+    for x in daily_stream(600):
+        minutely.learn_one(x)
+    assert minutely._slot_s == 1800.0
+
+
 def test_seasonal_level_follow_tracks_a_trend_the_slots_alone_lag():
     def late_high_share(model: SeasonalZScore) -> float:
         rng, scores = random.Random(2), []
