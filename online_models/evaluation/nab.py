@@ -28,6 +28,7 @@ at its start, nothing else) gets 100 and one that never fires gets 0:
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
@@ -167,22 +168,11 @@ def best_threshold(
     best = (math.inf, corpus_score([([], w) for _, w in corpus], profile))
     ordered = [(sorted(d, key=lambda ts: -ts[1]), w) for d, w in corpus]
     for threshold in reversed(scores):  # from the top: the kept detections only grow
-        kept = [([t for t, s in _above(d, threshold)], w) for d, w in ordered]
+        kept = [
+            ([t for t, _ in d[: bisect_right(d, -threshold, key=lambda ts: -ts[1])]], w)
+            for d, w in ordered
+        ]
         value = corpus_score(kept, profile)
         if value > best[1]:
             best = (threshold, value)
     return best
-
-
-def _above(
-    by_score: Sequence[tuple[float, float]], threshold: float
-) -> Sequence[tuple[float, float]]:
-    """The head of `(time, score)` pairs sorted by falling score that reach `threshold`."""
-    low, high = 0, len(by_score)
-    while low < high:
-        middle = (low + high) // 2
-        if by_score[middle][1] >= threshold:
-            low = middle + 1
-        else:
-            high = middle
-    return by_score[:low]

@@ -205,8 +205,8 @@ def stream(
 ) -> Stream:
     """The stream of `shape_name` with `anomaly` (None: the control), reproducibly.
 
-    `step_s` and `days` make it sparser or longer (a meter read once an hour for two months:
-    its half-hour slots need six weeks to learn); the anomaly still comes after the warm-up.
+    `step_s` and `days` make it sparser or longer (a meter read once an hour for two
+    months); the anomaly still comes after the warm-up.
     """
     shape = SHAPES[shape_name]
     if anomaly is not None and not applies(shape_name, anomaly):
