@@ -32,7 +32,15 @@ class Flatline(base.AnomalyDetector):
     sensor has ended `10**(evidence / margin)` runs the margin is `evidence / log10(n + 1)`
     instead: 10 times after one run, 2.9 after ten, `margin` from 31 on (a run counts when it
     held at least one repeat: values that change at once, as in a drift, say nothing of how
-    long the sensor holds one). And a sensor that
+    long the sensor holds one). The longest run is a noisy measure of how long runs can be:
+    on a signal of a few levels that each hold for a random (memoryless) time, the longest of
+    thirty runs is often half the usual longest, and twice it is soon exceeded. So a run must
+    also be longer than `m + (ln(n + 1) + evidence · ln 10) · s`, for `m` the mean length of
+    the runs the sensor ended (a value that changed at once: 0) and `s` their spread (mean
+    absolute deviation / 0.736, which is the mean for memoryless lengths; at most `m`): a
+    memoryless run exceeds it with odds of about `10**-evidence / (n + 1)`. Runs of about one
+    length (a square wave's, a noisy sensor's few repeats) have little spread, and this bound
+    is below the other. And a sensor that
     has held one value since its first reading is constant, not stuck: it scores 0 until its
     value first changes, and that first run is learnt in full (a sensor constant for a week
     and constant again after a blip is behaving as it always has).
@@ -72,6 +80,10 @@ class Flatline(base.AnomalyDetector):
     alert_kind = "sensor_fault"
     _ended = 10**6
     """Runs ended: a model pickled before it was counted has the margin it had then."""
+    _mean_run = 0.0
+    """Mean length of the runs ended (0 for a model pickled before it was learnt: no bound)."""
+    _spread = 0.0
+    _runs = 0
 
     def __init__(
         self,
@@ -94,6 +106,9 @@ class Flatline(base.AnomalyDetector):
         self._rate = initial_rate
         self._longest = 0  # the longest run the sensor has ended
         self._changed = False  # whether its value has ever changed
+        self._mean_run = 0.0  # mean length of the runs ended, a value that changed at once 0
+        self._spread = 0.0  # their mean absolute deviation from it
+        self._runs = 0  # runs ended, for these
 
     def _run_with(self, value: float) -> int:
         return self._run + 1 if value == self._last else 0
@@ -103,7 +118,18 @@ class Flatline(base.AnomalyDetector):
         if run < self.min_run or not self._changed:
             return False
         margin = max(self.margin, self.evidence / math.log10(self._ended + 1))
-        return run > margin * self._longest
+        odds = math.log(self._ended + 1) + self.evidence * math.log(10)
+        mean = self._mean_run
+        memoryless = mean + odds * min(mean, self._spread / 0.7358)
+        return run > margin * self._longest and run > memoryless
+
+    def _learn_mean(self, run: int) -> None:
+        """Learn an ended run's length into the mean and spread (weight `alpha` at least)."""
+        self._runs += 1
+        if self._runs > 1:  # (the spread of one run is not known: it is not 0, nor the run)
+            weight = max(self.alpha, 1.0 / (self._runs - 1))
+            self._spread += weight * (abs(run - self._mean_run) - self._spread)
+        self._mean_run += max(self.alpha, 1.0 / self._runs) * (run - self._mean_run)
 
     def score_one(self, x: dict) -> float:
         run = self._run_with(x["value"])
@@ -127,12 +153,14 @@ class Flatline(base.AnomalyDetector):
                 if self._suspect(ended):  # it scored: learn it only up to twice the longest
                     ended = min(ended, 2 * max(self._longest, 1))
                 self._longest = max(self._longest, ended)
+                self._learn_mean(ended)
                 # a value that changed at once held no repeat: no evidence of how long this
                 # sensor holds one (a constant sensor's drift is not a habit of short runs)
                 self._ended += ended > 0
             else:  # it held its first value this long: holding a value that long is its habit
                 self._longest = self._run
                 self._ended = 1
+                self._learn_mean(self._run)
             self._changed = True
         self._run = run
         self._last = value

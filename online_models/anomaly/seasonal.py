@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from river import base
 
@@ -10,6 +11,16 @@ _DAY_S = 86_400.0
 _HOUR_S = 3_600.0
 _WIDTHS = [m for m in range(1, 1441) if 1440 % m == 0]
 """Slot widths in minutes that divide a day."""
+
+
+@dataclass
+class _Prior:
+    """What the young slots of one kind of day (weekday, weekend) are shrunk towards."""
+
+    scale: float = 0.0  # the seasonal residuals' scale ...
+    ratio: float = 0.0  # ... and their size relative to the expected value
+    seen: int = 0  # seasonal residuals learnt
+    weight: int = 0  # residuals the scale it started from stands for, besides its own
 
 
 class SeasonalZScore(base.AnomalyDetector):
@@ -29,11 +40,12 @@ class SeasonalZScore(base.AnomalyDetector):
     The residual is divided by the slot's own scale (mean absolute residual, as a standard
     deviation, interpolated like the means), since noise is rarely the same at 3 am and at
     rush hour. While a slot is young its scale is shrunk towards a prior: the scale of all
-    seasonal residuals (widened to the recent level's scale where that is wider while slots
-    fall back, and starting from it: the first seasonal residuals are averaged with it as if
-    it were `min_slot_weight` of them), or their relative size times the expected value,
-    whichever is larger
-    (noise may be constant or grow with the signal). The scale is never below the sensor's
+    seasonal residuals of that kind of day (weekdays and weekends apart: a weekend's slots
+    fill in far later, and their first readings must not widen the weekdays'), starting from
+    the recent level's scale or the other kind of day's prior, whichever is wider (the first
+    seasonal residuals are averaged with it as if it were `min_slot_weight` of them), or their
+    relative size times the expected value, whichever is larger (noise may be constant or
+    grow with the signal). The scale is never below the sensor's
     resolution, the smallest change between consecutive values it has shown, so that one
     step of a quantised signal that held still for hours is not an anomaly (a signal that
     never changed: a thousandth of its value); it is never a share of the value of one that
@@ -138,9 +150,7 @@ class SeasonalZScore(base.AnomalyDetector):
         self._scale_weights = [0.0] * n
         self._level: float | None = None
         self._level_scale = 0.0
-        self._seasonal_scale = 0.0  # prior of young slots' scales: absolute ...
-        self._seasonal_ratio = 0.0  # ... and relative to the expected value
-        self._seasonal_seen = 0
+        self._priors = (_Prior(), _Prior())  # of weekday and weekend slots
         self._seen = 0
         self._previous: float | None = None
         self._resolution = 0.0  # smallest change between consecutive values seen (0: none yet)
@@ -159,6 +169,12 @@ class SeasonalZScore(base.AnomalyDetector):
     def __getstate__(self) -> dict:
         # the memo is a cache: not part of the model (scoring stays free of side effects)
         return {**self.__dict__, "_memo": None}
+
+    def __setstate__(self, state: dict) -> None:
+        if "_priors" not in state:  # pickled with one prior for every day: both start from it
+            shared = [state.pop(f"_seasonal_{name}") for name in ("scale", "ratio", "seen")]
+            state["_priors"] = (_Prior(*shared), _Prior(*shared))
+        self.__dict__.update(state)
 
     def _slots(self, t: float) -> tuple[int, int, float]:
         """The two neighbouring slots of time `t` and the weight of the second."""
@@ -182,7 +198,8 @@ class SeasonalZScore(base.AnomalyDetector):
         if weights[low] >= k and weights[high] >= k:
             means = self._means
             expected = means[low] + frac * (means[high] - means[low]) + self._offset
-            prior = max(self._seasonal_scale, self._seasonal_ratio * abs(expected))
+            kind = self._priors[low >= self._per_day]
+            prior = max(kind.scale, kind.ratio * abs(expected))
             sw, scales = self._scale_weights, self._scales
             s_low = (sw[low] * scales[low] + k * prior) / (sw[low] + k)
             s_high = (sw[high] * scales[high] + k * prior) / (sw[high] + k)
@@ -197,8 +214,9 @@ class SeasonalZScore(base.AnomalyDetector):
             # stream's usual changes anomalies; after a gap of n usual intervals, √n wider
             level = self._level if self._level is not None else 0.0
             scale = self._level_scale
-            if self._seasonal_seen and self._seasonal_scale > scale:
-                scale = self._seasonal_scale
+            for kind in self._priors:
+                if kind.seen and kind.scale > scale:
+                    scale = kind.scale
             gap = self._gap(t)
             if gap > 1.0:
                 scale *= math.sqrt(gap)
@@ -315,27 +333,35 @@ class SeasonalZScore(base.AnomalyDetector):
                 self._anchor = self._level
             else:
                 self._wander = (self._level - self._anchor) ** 2
+        prior = self._priors[low >= self._per_day]
         if seasonal:
             # the prior learns as slowly as a slot does over a day; its first seasonal
             # residuals are averaged with the scale it held before (the recent level's,
             # wider), weighted as `min_slot_weight` readings: one small first residual
             # must not become the scale of every young slot
-            self._seasonal_seen += 1
+            prior.seen += 1
             g = max(
                 self.slot_alpha / self._per_day,
-                1.0 / (self._seasonal_seen + self.min_slot_weight),
+                1.0 / (prior.seen + prior.weight + self.min_slot_weight),
             )
             if outlier:
                 g *= 0.01
             if not scales_learn:
                 g = 0.0
-            self._seasonal_scale += g * (residual - self._seasonal_scale)
+            prior.scale += g * (residual - prior.scale)
             if expected:
-                ratio = min(residual / abs(expected), 1.0)
-                self._seasonal_ratio += g * (ratio - self._seasonal_ratio)
-        elif self._level_scale > self._seasonal_scale or not self._seasonal_seen:
-            # keep a prior ready for young slots: no narrower than the recent level's scale
-            self._seasonal_scale = self._level_scale
+                prior.ratio += g * (min(residual / abs(expected), 1.0) - prior.ratio)
+        elif not prior.seen:
+            # until its slots judge: the recent level's scale; once the other kind of day's
+            # slots judge, the widest of its prior and the recent level's scales so far,
+            # with the weight of the residuals that prior learnt (a first weekend's
+            # residuals say little of the next weekend's)
+            other = self._priors[low < self._per_day]
+            if other.seen:
+                prior.scale = max(prior.scale, self._level_scale, other.scale)
+                prior.ratio, prior.weight = other.ratio, other.seen
+            else:
+                prior.scale = self._level_scale
 
         slot_alpha, means, weights = self.slot_alpha, self._means, self._weights
         if self.level_follow and weights[low] > 0.0 and weights[high] > 0.0:
@@ -346,6 +372,11 @@ class SeasonalZScore(base.AnomalyDetector):
             step = max(self.level_follow * (0.2 if outlier else 1.0), gain)
             self._offset += step * (value - seasonal_expected)
         value -= self._offset
+        # the two slots learn the line between them (least squares on the interpolation, as
+        # they are read): averaging raw values would flatten a rhythm by the slot's width
+        fitted = None
+        if weights[low] > 0.0 and weights[high] > 0.0:
+            fitted = means[low] + frac * (means[high] - means[low])
         scales, scale_weights = self._scales, self._scale_weights
         for slot, weight in ((low, 1.0 - frac), (high, frac)):
             if weight <= 0.0:
@@ -364,4 +395,4 @@ class SeasonalZScore(base.AnomalyDetector):
             alpha = max(slot_alpha * weight, weight / weights[slot])
             if outlier and not first:
                 alpha *= 0.2
-            means[slot] += alpha * (value - means[slot])
+            means[slot] += alpha * (value - (means[slot] if fitted is None else fitted))

@@ -34,6 +34,8 @@ DAYS = 14
 WARMUP_DAYS = 7
 """Normal days at the start of every stream; anomalies and scoring come after."""
 STEP_S = 300
+MAX_STEP_S = 6 * 3600
+"""The sparsest zoo: four readings a day, so a daily rhythm and every anomaly are read."""
 _DAY = 86_400.0
 
 
@@ -55,8 +57,12 @@ class Shape:
 
 
 def _discrete(t: float, rng: random.Random, state: list[float]) -> float:
-    if not state or rng.random() < STEP_S / (4 * 3600):  # a new level every 4 h on average
-        state[:] = [rng.choice((0.0, 10.0, 25.0))]
+    """A level drawn anew after a random time of 4 h on average, whatever the step.
+
+    `state` is the level and the time of the next draw.
+    """
+    if not state or t >= state[1]:
+        state[:] = [rng.choice((0.0, 10.0, 25.0)), t + rng.expovariate(1 / (4 * 3600))]
     return state[0]
 
 
@@ -211,8 +217,8 @@ def stream(
     shape = SHAPES[shape_name]
     if anomaly is not None and not applies(shape_name, anomaly):
         raise ValueError(f"{anomaly} does not apply to {shape_name}")
-    if step_s <= 0 or days < WARMUP_DAYS + 3:
-        limits = f"a step of at least 1 s and {WARMUP_DAYS + 3} days or more"
+    if not 0 < step_s <= MAX_STEP_S or days < WARMUP_DAYS + 3:
+        limits = f"a step of 1 to {MAX_STEP_S} s and {WARMUP_DAYS + 3} days or more"
         raise ValueError(f"{limits}, not {step_s} s and {days} days")
     rng = random.Random(f"{shape_name}/{anomaly}/{seed}")
     times = _times(shape, rng, step_s, days)

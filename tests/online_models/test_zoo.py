@@ -7,6 +7,7 @@ import pytest
 from online_models.evaluation.zoo import (
     ANOMALIES,
     DAYS,
+    MAX_STEP_S,
     SHAPES,
     START,
     STEP_S,
@@ -67,3 +68,17 @@ def test_a_sparser_longer_zoo_keeps_its_anomalies_after_the_warm_up():
                 assert not more and first >= START + WARMUP_DAYS * 86_400, (shape, anomaly)
     with pytest.raises(ValueError, match="days or more"):
         stream("constant", None, step_s=300, days=WARMUP_DAYS)
+    with pytest.raises(ValueError, match=f"a step of 1 to {MAX_STEP_S} s"):
+        stream("noisy_daily", "spike", step_s=MAX_STEP_S + 1, days=10)
+    for step_s in (60, MAX_STEP_S):  # the sparsest and a dense zoo put every anomaly on a reading
+        for anomaly in ANOMALIES:
+            if applies("noisy_daily", anomaly):
+                assert any(stream("noisy_daily", anomaly, seed=5, step_s=step_s, days=10).labels)
+
+
+def test_discrete_levels_are_held_as_long_whatever_the_step():
+    """A level is held about 4 h (a third of draws repeat it: 6 h a run), read often or not."""
+    for step_s in (300, 3600):
+        values = stream("discrete_levels", None, seed=4, step_s=step_s, days=60).values
+        runs = 1 + sum(a != b for a, b in zip(values, values[1:], strict=False))
+        assert 4.5 < 60 * 24 / runs < 8.0, step_s
