@@ -64,6 +64,10 @@ def test_zoo_over_several_seeds_keeps_the_worst_and_can_score_from_an_earlier_da
     assert hourly["readings"] == hourly["streams"] * 12 * 24
     with pytest.raises(SystemExit):
         main(["zoo", "--seeds", "one-two", "--no-store"])
+    for bad in (["--step", "30000"], ["--step", "0"], ["--days", "5"]):  # a line, no traceback
+        with pytest.raises(SystemExit) as refused:
+            main(["zoo", *bad, "--no-store"])
+        assert refused.value.code == 2 and "--step 1 to 21600 s" in capsys.readouterr().err
 
 
 def test_the_default_keeps_high_scores_rare_where_it_used_to_saturate():
