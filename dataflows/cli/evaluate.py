@@ -47,7 +47,7 @@ from dataflows.evaluation.zoo import (
 )
 from dataflows.lake.address import LakeAddress
 from dataflows.settings import PROJECT_ROOT, Settings
-from online_models.evaluation.zoo import DAYS, MAX_STEP_S, STEP_S, WARMUP_DAYS
+from online_models.evaluation.zoo import DAYS, MAX_STEP_S, STEP_S, WARMUP_DAYS, check_size
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-store", action="store_true", help="do not write to the lake")
     args = parser.parse_args(argv)
     zoo_days = DAYS if args.days is None else int(args.days)
-    if args.dataset == "zoo" and not (0 < args.step <= MAX_STEP_S and zoo_days >= WARMUP_DAYS + 3):
-        parser.error(f"zoo: --step 1 to {MAX_STEP_S} s and --days {WARMUP_DAYS + 3} or more")
+    if args.dataset == "zoo":
+        try:
+            check_size(args.step, zoo_days)
+        except ValueError:
+            parser.error(f"zoo: --step 1 to {MAX_STEP_S} s and --days {WARMUP_DAYS + 3} or more")
     if args.dataset == "skab":
         root = args.path or DEFAULT_SKAB
         print(f"[evaluate] SKAB experiment files under {root}", file=sys.stderr)

@@ -118,10 +118,11 @@ class Flatline(base.AnomalyDetector):
         if run < self.min_run or not self._changed:
             return False
         margin = max(self.margin, self.evidence / math.log10(self._ended + 1))
+        if run <= margin * self._longest:
+            return False
         odds = math.log(self._ended + 1) + self.evidence * math.log(10)
         mean = self._mean_run
-        memoryless = mean + odds * min(mean, self._spread / 0.7358)
-        return run > margin * self._longest and run > memoryless
+        return run > mean + odds * min(mean, self._spread / 0.7358)
 
     def _learn_mean(self, run: int) -> None:
         """Learn an ended run's length into the mean and spread (weight `alpha` at least)."""

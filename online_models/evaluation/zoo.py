@@ -206,6 +206,20 @@ def _times(shape: Shape, rng: random.Random, step_s: int, days: int) -> list[flo
     return times
 
 
+def check_size(step_s: int, days: int) -> None:
+    """Refuse a zoo too sparse to read every anomaly or too short to score after the warm-up.
+
+    >>> check_size(3600, 60)
+    >>> check_size(86_400, 60)
+    Traceback (most recent call last):
+    ...
+    ValueError: a step of 1 to 21600 s and 10 days or more, not 86400 s and 60 days
+    """
+    if not 0 < step_s <= MAX_STEP_S or days < WARMUP_DAYS + 3:
+        limits = f"a step of 1 to {MAX_STEP_S} s and {WARMUP_DAYS + 3} days or more"
+        raise ValueError(f"{limits}, not {step_s} s and {days} days")
+
+
 def stream(
     shape_name: str, anomaly: str | None, seed: int = 0, step_s: int = STEP_S, days: int = DAYS
 ) -> Stream:
@@ -217,9 +231,7 @@ def stream(
     shape = SHAPES[shape_name]
     if anomaly is not None and not applies(shape_name, anomaly):
         raise ValueError(f"{anomaly} does not apply to {shape_name}")
-    if not 0 < step_s <= MAX_STEP_S or days < WARMUP_DAYS + 3:
-        limits = f"a step of 1 to {MAX_STEP_S} s and {WARMUP_DAYS + 3} days or more"
-        raise ValueError(f"{limits}, not {step_s} s and {days} days")
+    check_size(step_s, days)
     rng = random.Random(f"{shape_name}/{anomaly}/{seed}")
     times = _times(shape, rng, step_s, days)
     state: list[float] = []
