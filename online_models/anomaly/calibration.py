@@ -93,6 +93,15 @@ class TailCalibrated(base.AnomalyDetector):
         self._seen = 0
         self._exceeded = 0
 
+    _scored: tuple[dict, float] | None = None
+    """The last reading scored and its raw score, until the next learn: the flow scores a
+    reading then learns it, and the raw score need not be computed twice."""
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_scored", None)  # a cache, not part of the model
+        return state
+
     @property
     def alert_kind(self) -> str:
         return getattr(self.detector, "alert_kind", "anomaly")
@@ -104,11 +113,20 @@ class TailCalibrated(base.AnomalyDetector):
         decades = at_u + (y - self._u) / (self._excess * math.log(10.0)) / self.decades
         return decades if decades < 1.0 else 1.0
 
+    def _raw(self, x: dict) -> float:
+        scored = self._scored
+        if scored is not None and scored[0] == x:
+            return scored[1]
+        raw = self.detector.score_one(x)
+        self._scored = (dict(x), raw)  # a copy: the caller may reuse its dict
+        return raw
+
     def score_one(self, x: dict) -> float:
-        return self._score(_y(self.detector.score_one(x)))
+        return self._score(_y(self._raw(x)))
 
     def learn_one(self, x: dict) -> None:
-        y = _y(self.detector.score_one(x))
+        y = _y(self._raw(x))
+        self._scored = None
         self.detector.learn_one(x)
         u, excess, share = self._u, self._excess, self.tail_share
         self._seen += 1

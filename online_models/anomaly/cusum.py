@@ -66,7 +66,23 @@ class ShiftCusum(base.AnomalyDetector):
         self._high = 0.0
         self._low = 0.0
 
+    _summed: tuple[dict, tuple[float, float]] | None = None
+    """The last reading scored and its sums, until the next learn (scored, then learnt)."""
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_summed", None)  # a cache, not part of the model
+        return state
+
     def _sums(self, x: dict) -> tuple[float, float]:
+        summed = self._summed
+        if summed is not None and summed[0] == x:
+            return summed[1]
+        sums = self._new_sums(x)
+        self._summed = (dict(x), sums)
+        return sums
+
+    def _new_sums(self, x: dict) -> tuple[float, float]:
         z = self.baseline.residual_z(x)
         if z is None:
             return 0.0, 0.0
@@ -85,4 +101,5 @@ class ShiftCusum(base.AnomalyDetector):
 
     def learn_one(self, x: dict) -> None:
         self._high, self._low = self._sums(x)
+        self._summed = None
         self.baseline.learn_one(x)

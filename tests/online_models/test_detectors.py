@@ -89,6 +89,39 @@ def test_survives_pickling_with_identical_scores(detector):
         detector.learn_one(x)
 
 
+def _state(model: base.AnomalyDetector) -> bytes:
+    """The model's pickle, as written by a model rebuilt from it (same state, same bytes)."""
+    return pickle.dumps(pickle.loads(pickle.dumps(model)))
+
+
+@pytest.mark.parametrize(
+    "name",  # not the trees: copying them a thousand times takes minutes
+    sorted(n for n in DETECTORS if n not in ("FeatureTrees", "registry[feature_trees]")),
+)
+def test_a_score_kept_from_scoring_for_learning_is_never_stale(name):
+    """A score kept from `score_one` for `learn_one` (a cache) is never that of another
+    reading, of the same dict changed in place since, or of the model before a learn: the
+    model learns and scores as its copy, which keeps no cache."""
+    detector = DETECTORS[name]()
+    stream = list(daily_stream(1000))
+    for i, x in enumerate(stream[:-1]):
+        if i % 3 == 0:
+            detector.score_one(stream[i + 1])  # scored the next reading, learns this one
+        elif i % 3 == 1:
+            y = dict(x, value=x["value"] + 50.0)
+            detector.score_one(y)
+            y["value"] = x["value"]  # the same dict, changed back to x in place
+            x = y
+        else:  # scored and learnt, then learnt again below
+            detector.score_one(x)
+            detector.learn_one(x)
+        uncached = copy.deepcopy(detector)  # copied by its pickled state: without a cache
+        detector.learn_one(x)
+        uncached.learn_one(x)
+        assert _state(detector) == _state(uncached), i
+        assert detector.score_one(x) == copy.deepcopy(detector).score_one(x), i
+
+
 def test_memory_stays_bounded(detector):
     for x in daily_stream(3000):
         detector.learn_one(x)
