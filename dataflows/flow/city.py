@@ -32,6 +32,7 @@ from dataflows.flow.isolation import StepGuard
 from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic, fleet_key
 from dataflows.flow.metered import MeteredLogic, metered
 from dataflows.flow.run_options import process_label
+from dataflows.flow.sensor_readings import SensorReadings, readings_in
 from dataflows.flow.sensors import SensorConfig, SensorLogic
 from dataflows.flow.stale_snapshots import recovery_directory_of_this_run, repair_before_resuming
 from dataflows.kafka import client as kafka_io
@@ -46,6 +47,7 @@ from dataflows.messages.schema import (
     DataGap,
     DeadLetter,
     Label,
+    Reading,
     SourceRecord,
     now_ms,
     payload_text,
@@ -69,12 +71,13 @@ def _split(
 ) -> list[tuple | Rows]:
     """Route a batch: readings and maintenance messages keyed, the rest as one `Rows`.
 
-    Sensor readings become `(sensor_id, Reading)`, asset readings and maintenance messages
-    `(asset_type, Reading | AssetEvent)`; labels, simulator truths, data gaps and dead
-    letters go into one `Rows`. A record whose check raises is dead-lettered as
-    `internal_error` with its position and raw payload.
+    A sensor's readings become one `(sensor_id, SensorReadings)` in arrival order, asset
+    readings and maintenance messages `(asset_type, Reading | AssetEvent)`; labels,
+    simulator truths, data gaps and dead letters go into one `Rows`. A record whose check
+    raises is dead-lettered as `internal_error` with its position and raw payload.
     """
     out: list[tuple | Rows] = []
+    by_sensor: dict[str, list[Reading]] = {}
     side = Rows()
     failures = 0
     for record in batch:
@@ -113,13 +116,16 @@ def _split(
                 [DeadLetter(now_ms(), source, position, None, reason, payload_text(raw))],
             )
         if reading is not None:
-            kind = reading.type
-            out.append((kind if kind in asset_types else reading.sensor_id, reading))
+            if reading.type in asset_types:
+                out.append((reading.type, reading))
+            else:
+                by_sensor.setdefault(reading.sensor_id, []).append(reading)
         if rejected:
             side.dead_letters.extend(rejected)
             side.note(origin)
     if failures < len(batch):
         guard.succeeded()
+    out.extend((sensor, SensorReadings(readings)) for sensor, readings in by_sensor.items())
     if side.labels or side.dead_letters or side.asset_truth or side.data_gaps:
         out.append(side)
     return out
@@ -312,14 +318,16 @@ def build_flow(
     # Bytewax's `branch` narrows a stream's type only by a TypeGuard: `assets` is left open
     split = op.branch("split", checked, lambda item: isinstance(item, tuple))
     assets: op.BranchOut = op.branch(
-        "assets", split.trues, lambda item: item[1].type in catalogue.asset_types
+        "assets", split.trues, lambda item: not isinstance(item[1], SensorReadings)
     )
     sensors, sensors_guard = sensor_config(settings, plan, catalogue), StepGuard("sensors")
     per_sensor = op.stateful_batch(
         "sensors",
         assets.falses,
         lambda resume: MeteredLogic(
-            SensorLogic(sensors, resume, sensors_guard), f"step:sensors@{process}"
+            SensorLogic(sensors, resume, sensors_guard),
+            f"step:sensors@{process}",
+            size=readings_in,
         ),
     )
     maintenance, maintenance_guard = (
@@ -354,7 +362,8 @@ def build_flow(
     )
     side = op.key_on("side_rows", split.falses, _side_key)
     everything = op.merge("all_rows", per_sensor, per_asset_type, per_district, side)
-    op.output("lake", everything, LakeSink(settings, limit_dead_letters=replay is None))
+    lake_sink = LakeSink(settings, limit_dead_letters=replay is None)
+    op.output("lake", op.flat_map_batch("lake_rows", everything, lake_sink.gather), lake_sink)
     if settings.source == "kafka" and replay is None:
         alerting = op.merge("alert_rows", per_sensor, per_asset_type, per_district)
         events = op.flat_map("alert_events", alerting, keyed_events)

@@ -67,19 +67,27 @@ def metered(
 
 
 class MeteredLogic(StatefulBatchLogic[V, W, S], Generic[V, W, S]):
-    """A stateful step's logic, tallied under `scope` (its values and the time it takes)."""
+    """A stateful step's logic, tallied under `scope` (its values and the time it takes).
+
+    `size` counts a batch's items (its length, unless the values are groups of records).
+    """
 
     def __init__(
-        self, logic: StatefulBatchLogic[V, W, S], scope: str, tallies: Tallies = TALLIES
+        self,
+        logic: StatefulBatchLogic[V, W, S],
+        scope: str,
+        tallies: Tallies = TALLIES,
+        size: Callable[[list[V]], int] = len,
     ) -> None:
         self.logic = logic
         self.scope = scope
         self.tallies = tallies
+        self.size = size
 
     def on_batch(self, values: list[V]) -> tuple[Iterable[W], bool]:
         started = time.perf_counter()
         out = self.logic.on_batch(values)
-        self.tallies.add(self.scope, len(values), time.perf_counter() - started)
+        self.tallies.add(self.scope, self.size(values), time.perf_counter() - started)
         return out
 
     def on_notify(self) -> tuple[Iterable[W], bool]:

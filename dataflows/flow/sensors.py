@@ -41,6 +41,7 @@ from dataflows.flow.aggregation import MinuteBuckets
 from dataflows.flow.alerting import AlertEpisodes, AlertPolicy, alert_row, closure_row
 from dataflows.flow.isolation import FlowStopped, StepGuard
 from dataflows.flow.sensor_clock import SensorClock
+from dataflows.flow.sensor_readings import SensorReadings
 from dataflows.lake.rows import AlertChange, Rows
 from dataflows.lake.tables import ChangePointRow, MinuteRow, ModelResetRow, ReadingRow, SensorRow
 from dataflows.messages.schema import (
@@ -155,7 +156,7 @@ def _position(origin: tuple[str, int] | None) -> str | None:
 
 
 class SensorLogic(StatefulBatchLogic):
-    """The per-sensor stateful step; emits one `Rows` per batch of readings."""
+    """The per-sensor stateful step: given its sensor's `SensorReadings`, one `Rows` a batch."""
 
     def __init__(
         self,
@@ -198,11 +199,12 @@ class SensorLogic(StatefulBatchLogic):
             "change": None if device is None else ChangePoint(),
         }
 
-    def on_batch(self, values: list[Reading]) -> tuple[list[Rows], bool]:
+    def on_batch(self, values: list[SensorReadings]) -> tuple[list[Rows], bool]:
         rows = Rows()
         config = self.config
         failures = 0
-        for reading in values:
+        readings = [reading for group in values for reading in group.readings]
+        for reading in readings:
             ready = [reading]
             # a reading may be held back by the sensor's clock, or release held ones; each
             # is handled on its own, so a fault costs only the reading that raised
@@ -219,7 +221,7 @@ class SensorLogic(StatefulBatchLogic):
                 except Exception as error:  # the record's fault, not the flow's: `isolation`
                     failures += 1
                     self._failed(item, error, rows, whole_state=True)
-        if failures < len(values):
+        if failures < len(readings):
             self.guard.succeeded()
         state = self.state
         if state is not None and len(state.recent_ts) > 128:

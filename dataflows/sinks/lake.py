@@ -1,11 +1,12 @@
 """Micro-batched writes of the flow's rows into the lake, one transaction per flush.
 
 The sink has `CITY_SINK_PARTITIONS` partitions, which Bytewax spreads over the workers;
-rows go to a partition by their key (the sensor id). Each partition has its own
-connection. Rows are buffered and handed over when the buffer holds `CITY_SINK_MAX_ROWS`
-rows or is `CITY_SINK_FLUSH_S` seconds old, at the end of every epoch, and when the flow
-stops. A writer thread commits the batches in order, so that DuckDB's work (which
-releases the GIL) overlaps with the flow's; at most two batches wait for it, which holds
+rows go to a partition by their key (the sensor id), gathered into one `Rows` per partition
+by a step before the sink (`LakeSink.gather`). Each partition has its own connection. Rows
+are buffered and handed over when the buffer holds `CITY_SINK_MAX_ROWS` rows or is
+`CITY_SINK_FLUSH_S` seconds old, at the end of every epoch, and when the flow stops. A
+writer thread commits the batches in order, so that DuckDB's work (which releases the GIL)
+overlaps with the flow's; at most two batches wait for it, which holds
 the flow back if the lake cannot keep up. A failed write fails the flow at its next step
 rather than being lost, and stops it with a one-line reason. Partition 0 also applies the
 retention periods and compacts the lake every `CITY_COMPACT_EVERY_S` seconds. Every
@@ -72,6 +73,37 @@ class LakeSink(FixedPartitionedSink[Rows, object]):
 
     def part_fn(self, item_key: str) -> int:
         return zlib.crc32(item_key.encode())
+
+    def gather(self, batch: list[tuple[str, Rows]]) -> list[tuple[str, Rows]]:
+        """The batch's `Rows` merged into one per partition they go to (a step before the sink).
+
+        Bytewax moves each item to its partition's worker and pickles those that cross to
+        another process one by one: one item per partition costs less than one per sensor.
+        A partition is `part_fn(key)` wrapped into the list of partitions, so the merged
+        `Rows` keeps its first key and goes where each of its parts would have gone. The
+        sink merges what it buffers anyway; its rows and their origins are the same.
+
+        >>> from dataflows.lake.tables import SensorRow
+        >>> sink = LakeSink(Settings(sink_partitions=1))
+        >>> parts = [(f"noise-{k}", Rows(sensors=[SensorRow(f"noise-{k}", *[None] * 6)]))
+        ...          for k in range(3)]
+        >>> [(key, rows.count()) for key, rows in sink.gather(parts)]
+        [('noise-0', 3)]
+        """
+        partitions = self.settings.sink_partitions
+        groups: dict[int, list[tuple[str, Rows]]] = {}
+        for key, rows in batch:
+            groups.setdefault(self.part_fn(key) % partitions, []).append((key, rows))
+        gathered = []
+        for items in groups.values():
+            if len(items) == 1:
+                gathered.append(items[0])
+                continue
+            merged = Rows()  # new: the parts also go to the alert steps
+            for _, rows in items:
+                merged.extend(rows)
+            gathered.append((items[0][0], merged))
+        return gathered
 
     def build_part(
         self, step_id: str, for_part: str, resume_state: object | None

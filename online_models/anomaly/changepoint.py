@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from river import drift
-
 
 class ChangePoint:
     """Reports the readings at which a stream of numbers changes its level, up or down.
@@ -42,6 +40,10 @@ class ChangePoint:
         self.min_instances = min_instances
         self.delta = delta
         self.threshold = threshold
+        # here, not at the top: `river.drift` imports SciPy's statistics (about a second),
+        # which a flow whose sensors never need a change point should not wait for
+        from river import drift
+
         self._test = drift.PageHinkley(
             min_instances=min_instances, delta=delta, threshold=threshold
         )

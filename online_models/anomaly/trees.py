@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from river import anomaly, base
+from river import base
 
 from online_models.anomaly.seasonal import SeasonalZScore
 
@@ -47,6 +47,8 @@ class FeatureTrees(base.AnomalyDetector):
         self.window_size = window_size
         self.clip = clip
         self.seed = seed
+        from river import anomaly  # here: it imports SciPy's statistics (about a second)
+
         self.trees = anomaly.HalfSpaceTrees(
             n_trees=n_trees, height=height, window_size=window_size, seed=seed
         )

@@ -7,12 +7,29 @@ import random
 from collections import deque
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-
-from river import drift, metrics
+from typing import TYPE_CHECKING
 
 from online_models.maintenance.conformal import ConformalBand
 from online_models.maintenance.features import RollingFeatures
 from online_models.maintenance.neighbours import NeighbourRUL
+
+if TYPE_CHECKING:
+    from river import drift, metrics
+
+# River's `drift` and `metrics` import SciPy's statistics (about a second): they are imported
+# when a model is made, so that a flow without assets does not wait for them at start.
+
+
+def _mae() -> metrics.MAE:
+    from river import metrics
+
+    return metrics.MAE()
+
+
+def _rmse() -> metrics.RMSE:
+    from river import metrics
+
+    return metrics.RMSE()
 
 
 @dataclass(frozen=True)
@@ -45,8 +62,8 @@ class _Pending:
 
 @dataclass
 class _Metrics:
-    mae: metrics.MAE = field(default_factory=metrics.MAE)
-    rmse: metrics.RMSE = field(default_factory=metrics.RMSE)
+    mae: metrics.MAE = field(default_factory=_mae)
+    rmse: metrics.RMSE = field(default_factory=_rmse)
     covered: int = 0
     brier_sum: float = 0.0
     count: int = 0
@@ -130,7 +147,9 @@ class RemainingLife:
         self._trial_errors = [0.0, 0.0]  # absolute errors of champion, challenger
         self._trial_count = 0
         self.max_pending = max_pending
-        self._detector = drift.ADWIN(delta=drift_delta)
+        from river import drift
+
+        self._detector: drift.ADWIN = drift.ADWIN(delta=drift_delta)
         self._pending: dict[Hashable, deque[_Pending]] = {}
         self._metrics = _Metrics()
         self._rng = random.Random(seed)

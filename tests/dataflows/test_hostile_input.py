@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from dataflows.catalogue.load import load_catalogue
 from dataflows.flow.city import decode_batch, validate_batch
+from dataflows.flow.sensor_readings import SensorReadings
 from dataflows.kafka.client import KAFKA_LIMITS, KafkaRecord, decode
 from dataflows.lake.rows import Rows
 from dataflows.messages.limits import MessageLimits
@@ -126,10 +127,21 @@ def test_valid_messages_are_kept_whole(message):
 def test_bad_records_do_not_disturb_the_good_ones_around_them(good, bad):
     batch = [SourceRecord("sim-0", i, m) for i, m in enumerate(bad + good + bad)]
     out = validate_batch(batch)
-    readings = [item for item in out if isinstance(item, tuple)]
-    assert [r.values for _, r in readings][-len(good) :] == [m["values"] for m in good]
+    kept: dict[tuple, list] = {}
+    for reading_kept in readings_of(out):
+        kept.setdefault((reading_kept.sensor_id, reading_kept.type), []).append(reading_kept.values)
+    sent: dict[tuple, list] = {}
+    for message in good:  # each sensor's readings (of a type: a step), in the order they came
+        sent.setdefault((message["sensor_id"], message["type"]), []).append(message["values"])
+    assert kept == sent
     side = [item for item in out if isinstance(item, Rows)]
     assert len(side) <= 1
+
+
+def readings_of(out: list) -> list:
+    """The readings a validation step routed, a sensor's groups unpacked."""
+    keyed = [value for item in out if isinstance(item, tuple) for value in item[1:]]
+    return [r for v in keyed for r in (v.readings if isinstance(v, SensorReadings) else [v])]
 
 
 class Exploding(dict):
@@ -144,7 +156,7 @@ def test_a_record_whose_validation_raises_is_dead_lettered_and_the_batch_goes_on
     batch = [SourceRecord("sim-0", 0, good), SourceRecord("sim-0", 1, Exploding(good))]
     batch.append(SourceRecord("sim-0", 2, dict(good, ts=good["ts"] + 60_000)))
     out = validate_batch(batch)
-    assert len([item for item in out if isinstance(item, tuple)]) == 2
+    assert len(readings_of(out)) == 2
     (letter,) = out[-1].dead_letters
     assert letter.reason == "internal_error: ZeroDivisionError: division by zero"
     assert letter.position == "sim-0/1" and letter.source == "simulator"
@@ -166,7 +178,7 @@ def test_timestamps_far_ahead_of_the_wall_clock_are_dead_lettered():
         return KafkaRecord("t", 0, offset, b"n-1", json.dumps(message).encode(), 0)
 
     out = decode_batch([record(1, now_ms()), record(2, now_ms() + 3 * 86_400_000)])
-    assert len([item for item in out if isinstance(item, tuple)]) == 1
+    assert len(readings_of(out)) == 1
     (letter,) = out[-1].dead_letters
     assert letter.reason.startswith("future_timestamp") and letter.position == "t/0/2"
 

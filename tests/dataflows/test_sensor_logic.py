@@ -10,6 +10,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 
+from dataflows.flow.sensor_readings import SensorReadings
 from dataflows.flow.sensors import CORROBORATION, DEVICE_ALONE_MS, SensorConfig, SensorLogic
 from dataflows.lake.rows import Rows
 from dataflows.messages.schema import Reading
@@ -21,10 +22,15 @@ def reading(minute: float, value: float = 50.0, sensor: str = "noise-1") -> Read
     return Reading(sensor, "noise", T0 + int(minute * 60_000), {"laeq": value}, "Centre", 1, 2)
 
 
+def grouped(readings: list[Reading]) -> list[SensorReadings]:
+    """A batch of one sensor's readings, as the flow gives it to the sensor step."""
+    return [SensorReadings(list(readings))]
+
+
 def run(readings: list[Reading], lateness_ms: int = 120_000) -> Rows:
     flow = Dataflow("logic")
     stream = op.input("in", flow, TestingSource(readings))
-    keyed = op.key_on("key", stream, lambda r: r.sensor_id)
+    keyed = op.map("key", stream, lambda r: (r.sensor_id, SensorReadings([r])))
     out = op.stateful_batch(
         "sensors", keyed, lambda s: SensorLogic(SensorConfig(lateness_ms=lateness_ms), s)
     )
@@ -98,10 +104,10 @@ def test_a_silence_is_a_dropout_fault_once_the_sensor_is_back_and_missed_reading
 def test_resume_from_snapshot_keeps_learned_models():
     logic = SensorLogic(SensorConfig())
     for m in range(200):
-        logic.on_batch([reading(m, 50.0 + (m % 3) * 0.5)])
+        logic.on_batch(grouped([reading(m, 50.0 + (m % 3) * 0.5)]))
     resumed = SensorLogic(SensorConfig(), logic.snapshot())
-    rows_a, _ = logic.on_batch([reading(200, 51.0)])
-    rows_b, _ = resumed.on_batch([reading(200, 51.0)])
+    rows_a, _ = logic.on_batch(grouped([reading(200, 51.0)]))
+    rows_b, _ = resumed.on_batch(grouped([reading(200, 51.0)]))
     assert rows_a[0].readings == rows_b[0].readings
     assert rows_b[0].readings[0][4] < 0.5  # not a cold start: the reading is normal
     assert rows_b[0].sensors == []  # already registered
@@ -142,10 +148,10 @@ def test_a_sensor_silent_longer_than_its_state_lifetime_starts_cold():
     config = SensorConfig(ttl_ms=86_400_000)
     logic = SensorLogic(config)
     for m in range(300):
-        logic.on_batch(rhythm([m]))
+        logic.on_batch(grouped(rhythm([m])))
     assert logic.snapshot() is not None
     later = [reading(3 * 1440 + m, 50.0 + (m % 7) * 0.5) for m in range(3)]  # three days on
-    (rows,), discard = logic.on_batch(later)  # the jump, confirmed by the next two
+    (rows,), discard = logic.on_batch(grouped(later))  # the jump, confirmed by the next two
     assert not discard
     assert [r[1:4] for r in rows.model_resets] == [("sensors", "noise-1", "state")]
     assert rows.model_resets[0][4] == "expired: silent 2.79 days, starts cold"
@@ -155,7 +161,7 @@ def test_a_sensor_silent_longer_than_its_state_lifetime_starts_cold():
 
 def test_a_sensor_silent_on_the_flows_clock_leaves_the_state():
     logic = SensorLogic(SensorConfig(ttl_ms=200))
-    (first,), _ = logic.on_batch([reading(m / 1000) for m in range(5)])  # 1 ms apart
+    (first,), _ = logic.on_batch(grouped([reading(m / 1000) for m in range(5)]))  # 1 ms apart
     time.sleep(0.3)
     assert logic.notify_at() <= datetime.now(UTC)
     (rows,), discard = logic.on_notify()
@@ -169,9 +175,13 @@ def test_a_sensor_silent_on_the_flows_clock_leaves_the_state():
 def test_a_sensor_has_at_most_max_metrics_metrics():
     logic = SensorLogic(SensorConfig(max_metrics=3))
     first = Reading("rec-1", "recorded", T0, {"a": 1.0, "b": 2.0})
-    (rows,), _ = logic.on_batch([first, first._replace(ts_ms=T0 + 1000, values={"c": 1.0})])
+    (rows,), _ = logic.on_batch(
+        grouped([first, first._replace(ts_ms=T0 + 1000, values={"c": 1.0})])
+    )
     assert reasons(rows) == []
-    (rows,), _ = logic.on_batch([first._replace(ts_ms=T0 + 2000, values={"d": 1.0, "a": 2.0})])
+    (rows,), _ = logic.on_batch(
+        grouped([first._replace(ts_ms=T0 + 2000, values={"d": 1.0, "a": 2.0})])
+    )
     assert reasons(rows) == ["too_many_metrics"] and rows.readings == []
 
 
