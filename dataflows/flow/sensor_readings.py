@@ -4,8 +4,8 @@ Bytewax moves every item of a keyed step to the worker that owns its key, and pi
 items that cross to another process one by one. Grouping a batch's readings by sensor
 makes one item of what were a dozen, and `SensorReadings` pickles by columns: the fields
 that are the same in every reading (sensor, type, district, position) once, the others as
-one tuple each. A reading crossing to another process costs about a sixth of what it did
-alone (`docs/benchmark.md`, "Scaling").
+one tuple each: a reading crossing to another process costs less than half of what it did
+alone (`docs/benchmark.md`, "Fewer, cheaper items between processes").
 
 >>> import pickle
 >>> from dataflows.messages.schema import Reading
