@@ -11,8 +11,8 @@ alone (`docs/benchmark.md`, "Fewer, cheaper items between processes").
 >>> from dataflows.messages.schema import Reading
 >>> first = Reading("noise-1", "noise", 1_000, {"laeq": 55.0}, "north", 52.5, 13.4, ("p", 7))
 >>> group = SensorReadings([first, first._replace(ts_ms=61_000, origin=("p", 9))])
->>> len(group), group.sensor_id
-(2, 'noise-1')
+>>> len(group)
+2
 >>> again = pickle.loads(pickle.dumps(group))
 >>> again.readings == group.readings, type(again.readings[1]).__name__
 (True, 'Reading')
@@ -62,17 +62,8 @@ class SensorReadings:
     def __init__(self, readings: list[Reading]) -> None:
         self.readings = readings
 
-    @property
-    def sensor_id(self) -> str:
-        return self.readings[0].sensor_id
-
     def __len__(self) -> int:
         return len(self.readings)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SensorReadings) and other.readings == self.readings
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the list it holds
 
     def __repr__(self) -> str:
         return f"SensorReadings({self.readings!r})"

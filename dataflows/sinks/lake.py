@@ -6,13 +6,13 @@ by a step before the sink (`LakeSink.gather`). Each partition has its own connec
 are buffered and handed over when the buffer holds `CITY_SINK_MAX_ROWS` rows or is
 `CITY_SINK_FLUSH_S` seconds old, at the end of every epoch, and when the flow stops. A
 writer thread commits the batches in order, so that DuckDB's work (which releases the GIL)
-overlaps with the flow's; at most two batches wait for it, which holds
-the flow back if the lake cannot keep up. A failed write fails the flow at its next step
-rather than being lost, and stops it with a one-line reason. Partition 0 also applies the
-retention periods and compacts the lake every `CITY_COMPACT_EVERY_S` seconds. Every
-`CITY_METRICS_EVERY_S` seconds each partition samples what it committed into
-`flow_metrics` and the process's Prometheus endpoint (`dataflows.telemetry`), with the
-tallies of the process's steps and source partitions since the last sample.
+overlaps with the flow's; at most two batches wait for it, which holds the flow back if the
+lake cannot keep up. A failed write fails the flow at its next step rather than being lost,
+and stops it with a one-line reason. Partition 0 also applies the retention periods and
+compacts the lake every `CITY_COMPACT_EVERY_S` seconds. Every `CITY_METRICS_EVERY_S` seconds
+each partition samples what it committed into `flow_metrics` and the process's Prometheus
+endpoint (`dataflows.telemetry`), with the tallies of the process's steps and source
+partitions since the last sample.
 
 Dead letters are rate-limited per partition (`dataflows.flow.dead_letter_limit`:
 `CITY_DEAD_LETTERS_PER_MINUTE` per sensor and reason, `CITY_DEAD_LETTERS_MAX_PER_MINUTE` in
