@@ -65,11 +65,11 @@ class ConsumerLag:
 
         from dataflows.kafka.client import client_config
 
+        self.settings = settings
         self.topic = settings.kafka_readings_topic
-        self.consumer = KafkaConsumer(
+        self.consumer = KafkaConsumer(  # the topic's partitions and offsets only
             **client_config(settings),
             request_timeout_ms=5000,
-            max_partition_fetch_bytes=65_536,  # one record is all it reads of each
         )
 
     def rows(self, con: duckdb.DuckDBPyConnection, at_ms: int) -> list[FlowMetricRow]:
@@ -101,31 +101,50 @@ class ConsumerLag:
             next_to_store = max(newest[name][0] + 1 if name in newest else 0, starts[tp])
             lag = max(ends[tp] - next_to_store, 0)
             out.append(FlowMetricRow(at_ms, f"kafka:{name}", "consumer_lag", float(lag)))
-        produced = self._produced_at({tp: offset for tp, (offset, _) in stored.items()})
+        on_broker = {
+            tp: offset for tp, (offset, _) in stored.items() if starts[tp] <= offset < ends[tp]
+        }
+        produced = produced_at(self.settings, on_broker)
         for tp, produced_ms in produced.items():
             latency = (stored[tp][1] - produced_ms) / 1000.0
             scope = f"kafka:{tp.topic}/{tp.partition}"
             out.append(FlowMetricRow(at_ms, scope, "produce_to_lake_s", round(latency, 3)))
         return out
 
-    def _produced_at(self, offsets: dict, timeout_s: float = 2.0) -> dict:
-        """The Kafka timestamp of the record at each partition's offset, if still on the broker."""
-        if not offsets:
-            return {}
-        consumer = self.consumer
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def produced_at(settings: Settings, offsets: dict, timeout_s: float = 2.0) -> dict:
+    """The Kafka timestamp of the record at each partition's offset, if still on the broker.
+
+    Reads with a consumer of its own, closed after: one kept from sample to sample stopped
+    receiving some partitions' records after a few seeks (kafka-python 3.0.12), and each
+    sample then waited out its timeout, on the lake writer's thread and at the flow's end.
+    """
+    if not offsets:
+        return {}
+    from kafka import KafkaConsumer
+
+    from dataflows.kafka.client import client_config
+
+    consumer = KafkaConsumer(
+        **client_config(settings),
+        request_timeout_ms=5000,
+        max_partition_fetch_bytes=65_536,  # one record is all it reads of each
+    )
+    try:
         consumer.assign(list(offsets))
         for tp, offset in offsets.items():
             consumer.seek(tp, offset)
         found: dict = {}
         deadline = time.monotonic() + timeout_s
         while len(found) < len(offsets) and time.monotonic() < deadline:
-            for tp, records in consumer.poll(timeout_ms=200).items():
+            for tp, records in consumer.poll(timeout_ms=50).items():
                 for record in records:
                     if tp not in found and record.offset == offsets[tp]:
                         found[tp] = record.timestamp
                 consumer.pause(tp)  # read past it, or deleted by retention: done with it
-        consumer.resume(*consumer.paused())
         return found
-
-    def close(self) -> None:
-        self.consumer.close()
+    finally:
+        consumer.close()

@@ -13,7 +13,9 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from dataflows import lake
 from dataflows.kafka import client as kafka_io
+from dataflows.lake.tables import SinkProgressRow
 from dataflows.settings import Settings
+from dataflows.telemetry.lake_figures import ConsumerLag
 from tests.conftest import ROOT, kafka_env, run_flow, run_json, start_flow, wait_for
 
 pytestmark = pytest.mark.kafka
@@ -89,6 +91,43 @@ def test_every_produced_reading_is_stored_once_and_alerts_are_published(kafka, t
     for p in parts:
         assert 0 < last[(f"kafka:{p}", "produce_to_lake_s")] < waited, (last, waited)
     assert read == {f"source:{p}": ends[p] for p in parts}  # every record read once
+
+
+def test_every_sample_finds_each_partitions_newest_stored_record(kafka, tmp_path):
+    """Sample after sample, the lag and produce-to-lake latency of every partition.
+
+    A consumer kept from sample to sample once stopped receiving some partitions' records
+    after a few seeks: from the third sample on, partitions went missing.
+    """
+    topic, per_partition = "t7.readings", 3_000
+    settings = Settings.from_env(
+        {"CITY_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap, "CITY_KAFKA_READINGS_TOPIC": topic}
+    )
+    kafka_io.ensure_topic(settings, topic, 4)
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+    for offset in range(per_partition):
+        for p in range(4):
+            producer.send(topic, b"{}", partition=p, timestamp_ms=1_000_000 + 10 * offset + p)
+    producer.flush()
+    producer.close()
+    con = lake.connect(tmp_path / "lake")
+    lag = ConsumerLag(settings)
+    try:
+        for sample, offset in enumerate((9, 999, 1_500, 2_000, 2_500, per_partition - 1)):
+            committed_ms = 2_000_000 + sample
+            progress = [SinkProgressRow(f"{topic}/{p}", offset, committed_ms) for p in range(4)]
+            with lake.transaction(con):
+                lake.insert(con, "sink_progress", progress)
+            rows = {(r.scope, r.metric): r.value for r in lag.rows(con, committed_ms)}
+            assert rows == {
+                **{(f"kafka:{topic}/{p}", "consumer_lag"): per_partition - offset - 1.0
+                   for p in range(4)},
+                **{(f"kafka:{topic}/{p}", "produce_to_lake_s"):
+                   (committed_ms - 1_000_000 - 10 * offset - p) / 1000 for p in range(4)},
+            }, f"sample {sample}"  # fmt: skip
+    finally:
+        lag.close()
+        con.close()
 
 
 def test_malformed_messages_are_dead_lettered_with_partition_and_offset(kafka, tmp_path):
