@@ -7,6 +7,12 @@ two sink partitions: the SQLite lake and, given servers, a lake on PostgreSQL an
 The same readings are stored every time (checked). Prints readings/s of every shape, its
 ratio to one worker and the cores its processes kept busy, side by side, from one run: the
 figures of different machines and sessions are not comparable, the ratios are.
+
+Beside them, two figures that say what two processes could reach on this machine: "2
+flows apart" runs two one-worker flows at once, each reading the whole stream into a lake
+of its own (nothing exchanged, the work split exactly in two: the machine's ceiling for
+two processes), and "busier" is the share of the sensor step's readings that the busier of
+the two processes handled (Bytewax places each sensor on a process by a hash of its id).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ LAKES = ("sqlite", "server")
 LAKE_NAMES = {"sqlite": "SQLite lake", "server": "PostgreSQL + S3 lake"}
 
 FLOW = "dataflows.flow.city:build_flow()"
-SHAPES = ("1 worker", "2 workers", "2 processes")
+SHAPES = ("1 worker", "2 workers", "2 processes", "2 flows apart")
 TARGET_TWO_PROCESSES = 1.6
 """Issue target: two processes at least 1.6 times one process on the Kafka flow (2 cores)."""
 
@@ -47,6 +53,8 @@ def _commands(shape: str) -> list[list[str]]:
     run = [sys.executable, "-m", "bytewax.run", FLOW]
     if shape == "1 worker":
         return [[*run, "-w", "1"]]
+    if shape == "2 flows apart":
+        return [[*run, "-w", "1"], [*run, "-w", "1"]]
     if shape == "2 workers":
         return [[*run, "-w", "2"]]
     addresses = f"127.0.0.1:{_free_port()};127.0.0.1:{_free_port()}"
@@ -58,26 +66,33 @@ def run_shape(
 ) -> dict[str, float]:
     """One run of the flow of `env` in `shape`, into a fresh lake: readings and seconds.
 
-    The lake is a local folder's, or with `servers` a new database and prefix on them.
+    The lake is a local folder's, or with `servers` a new database and prefix on them;
+    "2 flows apart" gives each of its flows a lake of its own. `busier` (2 processes) is the
+    busier process's share of the sensor step's readings.
     """
+    commands = _commands(shape)
+    apart = shape == "2 flows apart"
     with tempfile.TemporaryDirectory(prefix="city-bench-scaling-") as folder:
-        run_env = {**env, "CITY_LAKE": folder}
-        if servers is not None:
-            name = f"bench_{uuid.uuid4().hex[:12]}"
-            pg.create_database(servers[0], name)
-            run_env.update(lake_settings(*servers, name))
+        run_envs = []
+        for flow in range(len(commands) if apart else 1):
+            run_env = {**env, "CITY_LAKE": os.path.join(folder, f"lake-{flow}")}
+            if servers is not None:
+                name = f"bench_{uuid.uuid4().hex[:12]}"
+                pg.create_database(servers[0], name)
+                run_env.update(lake_settings(*servers, name))
+            run_envs.append(run_env)
         cpu_before = _children_cpu_s()
         started = time.perf_counter()
         processes = [
             subprocess.Popen(
                 command,
-                env=run_env,
+                env=run_envs[i if apart else 0],
                 cwd=PROJECT_ROOT,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
             )  # fmt: skip
-            for command in _commands(shape)
+            for i, command in enumerate(commands)
         ]
         errors = [p.communicate(timeout=1800)[1] for p in processes]
         seconds = time.perf_counter() - started
@@ -85,13 +100,41 @@ def run_shape(
         for process, error in zip(processes, errors, strict=True):
             if process.returncode != 0:
                 raise RuntimeError(f"{shape} failed ({process.returncode}): {error[-2000:]}")
-        readings = lake.count_rows(LakeAddress.from_settings(Settings.from_env(run_env)))
-    return {
-        "readings": readings,
+        lakes = [LakeAddress.from_settings(Settings.from_env(e)) for e in run_envs]
+        stored = [lake.count_rows(address) for address in lakes]
+        busier = _busier_share(lakes[0]) if shape == "2 processes" else None
+    figures = {
+        "readings": stored[0],  # each flow apart stores them all (checked)
         "seconds": seconds,
-        "readings_per_s": readings / seconds,
+        "readings_per_s": sum(stored) / seconds,
         "cores": cpu_s / seconds,
     }
+    if len(set(stored)) != 1:
+        raise RuntimeError(f"the flows apart stored different readings: {stored}")
+    if busier is not None:
+        figures["busier"] = busier
+    return figures
+
+
+def _busier_share(address: LakeAddress) -> float | None:
+    """The busier process's share of the sensor step's readings, from the run's tallies.
+
+    None if a process wrote no tallies (it held no sink partition).
+    """
+    con = lake.connect(address, read_only=True)
+    try:
+        per_process = [
+            items
+            for (items,) in con.sql(
+                "SELECT sum(value) FROM flow_metrics WHERE metric = 'items' "
+                "AND starts_with(scope, 'step:sensors@') GROUP BY scope"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    if len(per_process) != 2 or not sum(per_process):
+        return None
+    return max(per_process) / sum(per_process)
 
 
 def _children_cpu_s() -> float:
@@ -153,6 +196,7 @@ def scaling(
                 progress(
                     f"  {run['readings']:,} readings in {run['seconds']:.1f} s,"
                     f" {run['cores']:.2f} cores busy on average"
+                    + (f", busier process {run['busier']:.0%}" if "busier" in run else "")
                 )
             stored = {r["readings"] for r in runs.values()}
             if len(stored) != 1:
@@ -163,6 +207,8 @@ def scaling(
                 figures[f"{key}_readings_per_s"] = round(run["readings_per_s"])
                 figures[f"{key}_ratio"] = round(run["readings_per_s"] / one, 3)
                 figures[f"{key}_cores"] = round(run["cores"], 2)
+                if "busier" in run:
+                    figures[f"{key}_busier_share"] = round(run["busier"], 3)
     return figures
 
 
@@ -187,11 +233,15 @@ def print_table(figures: dict) -> None:
             label = f"{source} flow, {LAKE_NAMES[lake_kind]}"
             print(f"{label:46}" + "".join(f"{c:>26}" for c in cells))
     for lake_kind in LAKES:
-        key = f"{_key('kafka', lake_kind, '2 processes')}_ratio"
-        if key in figures:
-            ratio = figures[key]
+        two = _key("kafka", lake_kind, "2 processes")
+        if f"{two}_ratio" in figures:
+            ratio = figures[f"{two}_ratio"]
             verdict = "meets target" if ratio >= TARGET_TWO_PROCESSES else "BELOW target"
+            ceiling = figures[f"{_key('kafka', lake_kind, '2 flows apart')}_ratio"]
+            busier = figures.get(f"{two}_busier_share")
+            split = f", the busier process {busier:.0%} of the sensor step" if busier else ""
             print(
                 f"kafka flow, {LAKE_NAMES[lake_kind]}, 2 processes / 1: {ratio:.2f}x"
                 f" vs target {TARGET_TWO_PROCESSES}: {verdict}"
+                f" (this machine's ceiling, 2 flows apart: {ceiling:.2f}x{split})"
             )

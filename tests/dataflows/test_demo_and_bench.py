@@ -172,6 +172,8 @@ def test_the_scaling_bench_runs_every_shape_on_both_flows_and_both_lakes(kafka):
     for source in ("simulator", "kafka"):
         for where in ("", "server_lake_"):  # the SQLite lake, then one on temporary servers
             assert figures[f"scaling_{source}_{where}1_worker_ratio"] == 1.0
-            for shape in ("1_worker", "2_workers", "2_processes"):
+            for shape in ("1_worker", "2_workers", "2_processes", "2_flows_apart"):
                 assert figures[f"scaling_{source}_{where}{shape}_readings_per_s"] > 0
                 assert 0 < figures[f"scaling_{source}_{where}{shape}_cores"] <= os.cpu_count()
+            # each process handled some of the sensors, the busier at least half of them
+            assert 0.5 <= figures[f"scaling_{source}_{where}2_processes_busier_share"] < 1
