@@ -84,3 +84,21 @@ def test_the_dashboard_reads_the_lake_and_nothing_of_the_flow():
     assert result.returncode == 0, result.stderr[-3000:]
     rooms = set(ast.literal_eval(result.stdout))
     assert rooms <= ALLOWED, rooms
+
+
+START = """
+import sys
+import dataflows.flow.city
+slow = ("scipy.stats", "river.drift", "river.anomaly")
+print(sorted(name for name in slow if name in sys.modules))
+"""
+
+
+def test_the_flow_starts_without_scipy():
+    # SciPy's statistics (through River's drift, metrics and anomaly modules) take about a
+    # second to import: the flow imports them when a model that needs them is made
+    result = subprocess.run(
+        [sys.executable, "-c", START], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"
