@@ -6,7 +6,9 @@ workers (`-w 2`) and processes (`-i`/`-a`), recovery off, each run into a fresh 
 two sink partitions: the SQLite lake and, given servers, a lake on PostgreSQL and S3Proxy.
 The same readings are stored every time (checked). Prints readings/s of every shape, its
 ratio to one worker and the cores its processes kept busy, side by side, from one run: the
-figures of different machines and sessions are not comparable, the ratios are.
+figures of different machines and sessions are not comparable, the ratios are. With
+`rounds` above 1 every shape runs that often, the shapes in turn, and each figure is the
+median of its runs.
 
 Beside them, two figures that say what two processes could reach on this machine: "2
 flows apart" runs two one-worker flows at once, each reading the whole stream into a lake
@@ -20,6 +22,7 @@ from __future__ import annotations
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -148,10 +151,12 @@ def scaling(
     hours: float,
     bootstrap: str | None,
     servers: tuple[pg.PostgresServer, S3Server] | None = None,
+    rounds: int = 1,
 ) -> dict:
     """Every shape of the simulator flow and (with a broker at `bootstrap`) the Kafka flow.
 
-    Each into the SQLite lake and, with `servers` (PostgreSQL, S3Proxy), a lake on them.
+    Each into the SQLite lake and, with `servers` (PostgreSQL, S3Proxy), a lake on them;
+    `rounds` times in turn, the medians.
     """
     base = {k: v for k, v in os.environ.items() if not k.startswith("CITY_")}
     env = {
@@ -188,19 +193,24 @@ def scaling(
     figures: dict = {"scaling_sensors": sensors, "scaling_hours": hours}
     for source, source_env in sources:
         for lake_kind, lake_servers in lakes:
-            runs = {}
-            for shape in SHAPES:
-                progress(f"scaling: the {source} flow, {LAKE_NAMES[lake_kind]}, {shape} ...")
-                runs[shape] = run_shape(source_env, shape, lake_servers)
-                run = runs[shape]
-                progress(
-                    f"  {run['readings']:,} readings in {run['seconds']:.1f} s,"
-                    f" {run['cores']:.2f} cores busy on average"
-                    + (f", busier process {run['busier']:.0%}" if "busier" in run else "")
-                )
-            stored = {r["readings"] for r in runs.values()}
+            all_runs: dict[str, list[dict[str, float]]] = {shape: [] for shape in SHAPES}
+            for round_number in range(rounds):
+                for shape in SHAPES:
+                    which = f" (round {round_number + 1} of {rounds})" if rounds > 1 else ""
+                    progress(
+                        f"scaling: the {source} flow, {LAKE_NAMES[lake_kind]}, {shape}{which} ..."
+                    )
+                    run = run_shape(source_env, shape, lake_servers)
+                    all_runs[shape].append(run)
+                    progress(
+                        f"  {run['readings']:,} readings in {run['seconds']:.1f} s,"
+                        f" {run['cores']:.2f} cores busy on average"
+                        + (f", busier process {run['busier']:.0%}" if "busier" in run else "")
+                    )
+            stored = {run["readings"] for shape_runs in all_runs.values() for run in shape_runs}
             if len(stored) != 1:
-                raise RuntimeError(f"the {source} flow stored different readings: {runs}")
+                raise RuntimeError(f"the {source} flow stored different readings: {all_runs}")
+            runs = {shape: _medians(shape_runs) for shape, shape_runs in all_runs.items()}
             one = runs["1 worker"]["readings_per_s"]
             for shape, run in runs.items():
                 key = _key(source, lake_kind, shape)
@@ -210,6 +220,16 @@ def scaling(
                 if "busier" in run:
                     figures[f"{key}_busier_share"] = round(run["busier"], 3)
     return figures
+
+
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs that have it.
+
+    >>> _medians([{"seconds": 3.0, "busier": 0.6}, {"seconds": 1.0}, {"seconds": 1.5}])
+    {'seconds': 1.5, 'busier': 0.6}
+    """
+    names = dict.fromkeys(name for run in runs for name in run)
+    return {name: statistics.median(run[name] for run in runs if name in run) for name in names}
 
 
 def _key(source: str, lake_kind: str, shape: str) -> str:

@@ -1,14 +1,16 @@
 """`just bench`: throughput of the full flow against the bare detectors, in one process run.
 
     just bench [--json] [--sensors 200] [--hours 24] [--no-kafka] [--kafka-bootstrap HOST:PORT]
-    just bench --scaling [--json] [--sensors 400] [--hours 8] [--no-kafka] [--no-server-lake]
+    just bench --scaling [--json] [--sensors 400] [--hours 8] [--rounds 1] [--no-kafka]
+                         [--no-server-lake]
 
 Prints, side by side, the full flow and the bare detectors (`dataflows.bench.throughput`),
 each model's cost (`dataflows.bench.detector_cost`), memory (`dataflows.bench.memory`) and,
 with a broker, the Kafka path and its latency (`dataflows.bench.kafka`); `--json` prints
 the same figures as one JSON object. `--scaling` runs only the scaling benchmark
 (`dataflows.bench.scaling`): 1 worker, 2 workers and 2 processes, side by side, on the
-SQLite lake and on a lake on temporary PostgreSQL and S3Proxy servers.
+SQLite lake and on a lake on temporary PostgreSQL and S3Proxy servers (`--rounds N`: each
+shape N times, in turn, and the medians).
 """
 
 from __future__ import annotations
@@ -62,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="--scaling: skip the lake on temporary PostgreSQL and S3Proxy servers",
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="--scaling: run every shape this often, in turn"
+    )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.scaling:
         return _scaling(args)
 
@@ -200,7 +207,7 @@ def _scaling(args: argparse.Namespace) -> int:
         if not args.no_kafka and bootstrap is None:
             bootstrap = stack.enter_context(_temporary_broker()).bootstrap
         servers = None if args.no_server_lake else stack.enter_context(_temporary_servers())
-        figures = scaling.scaling(sensors, hours, bootstrap, servers)
+        figures = scaling.scaling(sensors, hours, bootstrap, servers, args.rounds)
     figures["cpu_count"] = os.cpu_count()
     if args.json:
         print(json.dumps(figures))

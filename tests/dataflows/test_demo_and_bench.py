@@ -158,6 +158,8 @@ def test_the_scaling_bench_runs_every_shape_on_both_flows_and_both_lakes(kafka):
             "20",
             "--hours",
             "2",
+            "--rounds",
+            "2",
             "--kafka-bootstrap",
             kafka.bootstrap,
         ],
@@ -168,6 +170,7 @@ def test_the_scaling_bench_runs_every_shape_on_both_flows_and_both_lakes(kafka):
     )
     assert result.returncode == 0, result.stderr
     assert "[bench] scaling: the kafka flow, PostgreSQL + S3 lake, 2 processes" in result.stderr
+    assert "2 flows apart (round 2 of 2) ..." in result.stderr  # every shape, in turn, twice
     figures = json.loads(result.stdout)
     for source in ("simulator", "kafka"):
         for where in ("", "server_lake_"):  # the SQLite lake, then one on temporary servers
