@@ -1,18 +1,19 @@
 """Micro-batched writes of the flow's rows into the lake, one transaction per flush.
 
-The sink has `CITY_SINK_PARTITIONS` partitions, which Bytewax spreads over the workers;
-rows go to a partition by their key (the sensor id), gathered into one `Rows` per partition
-by a step before the sink (`LakeSink.gather`). Each partition has its own connection. Rows
-are buffered and handed over when the buffer holds `CITY_SINK_MAX_ROWS` rows or is
-`CITY_SINK_FLUSH_S` seconds old, at the end of every epoch, and when the flow stops. A
-writer thread commits the batches in order, so that DuckDB's work (which releases the GIL)
-overlaps with the flow's; at most two batches wait for it, which holds the flow back if the
-lake cannot keep up. A failed write fails the flow at its next step rather than being lost,
-and stops it with a one-line reason. Partition 0 also applies the retention periods and
-compacts the lake every `CITY_COMPACT_EVERY_S` seconds. Every `CITY_METRICS_EVERY_S` seconds
-each partition samples what it committed into `flow_metrics` and the process's Prometheus
-endpoint (`dataflows.telemetry`), with the tallies of the process's steps and source
-partitions since the last sample.
+The sink has `CITY_SINK_PARTITIONS` partitions, which Bytewax spreads over the workers. A
+step before the sink (`LakeSink.gather`) merges each batch's rows into one `Rows` per
+partition, and sends them to a partition of their own process when it has one, so that they
+need not cross to another process; alerts and their closings go by their key, to keep their
+order. Each partition has its own connection. Rows are buffered and handed over when the
+buffer holds `CITY_SINK_MAX_ROWS` rows or is `CITY_SINK_FLUSH_S` seconds old, at the end of
+every epoch, and when the flow stops. A writer thread commits the batches in order, so that
+DuckDB's work (which releases the GIL) overlaps with the flow's; at most two batches wait
+for it, which holds the flow back if the lake cannot keep up. A failed write fails the flow
+at its next step rather than being lost, and stops it with a one-line reason. Partition 0
+also applies the retention periods and compacts the lake every `CITY_COMPACT_EVERY_S`
+seconds. Every `CITY_METRICS_EVERY_S` seconds each partition samples what it committed into
+`flow_metrics` and the process's Prometheus endpoint (`dataflows.telemetry`), with the
+tallies of the process's steps and source partitions since the last sample.
 
 Dead letters are rate-limited per partition (`dataflows.flow.dead_letter_limit`:
 `CITY_DEAD_LETTERS_PER_MINUTE` per sensor and reason, `CITY_DEAD_LETTERS_MAX_PER_MINUTE` in
@@ -67,48 +68,72 @@ class LakeSink(FixedPartitionedSink[Rows, object]):
     def __init__(self, settings: Settings, limit_dead_letters: bool = True) -> None:
         self.settings = settings
         self.limit_dead_letters = limit_dead_letters
+        self._built_here: tuple[str, ...] = ()
+        """The partitions built in this process (its workers share this sink)."""
 
     def list_parts(self) -> list[str]:
         return [f"lake-{k}" for k in range(self.settings.sink_partitions)]
 
     def part_fn(self, item_key: str) -> int:
+        """A partition's name routes to that partition; any other key by its CRC-32.
+
+        Bytewax wraps this value into the partitions' names in sorted order.
+
+        >>> sink = LakeSink(Settings(sink_partitions=12))
+        >>> sink.part_fn("lake-10"), sorted(sink.list_parts())[2]
+        (2, 'lake-10')
+        """
+        ordered = sorted(self.list_parts())
+        if item_key in ordered:
+            return ordered.index(item_key)
         return zlib.crc32(item_key.encode())
 
     def gather(self, batch: list[tuple[str, Rows]]) -> list[tuple[str, Rows]]:
-        """The batch's `Rows` merged into one per partition they go to (a step before the sink).
+        """The batch's `Rows` merged into one per partition, keyed by the partition's name.
 
-        Bytewax moves each item to its partition's worker and pickles those that cross to
-        another process one by one: one item per partition costs less than one per sensor.
-        A partition is `part_fn(key)` wrapped into the list of partitions, so the merged
-        `Rows` keeps its first key and goes where each of its parts would have gone. The
-        sink merges what it buffers anyway; its rows and their origins are the same.
+        `Rows` are written by a partition built in this process when there is one: Bytewax
+        pickles every item it moves to another process (`docs/benchmark.md`, "Rows written
+        where they are made"). Which partition writes a row does not matter for
+        exactly-once (a restart's replayed rows are checked against the whole lake), with one
+        exception: an alert's closing updates the row its opening inserted, so it must be
+        committed after it. `Rows` with alerts or closings therefore always go to their
+        key's partition among all of them, and the partitions commit in order. Bytewax
+        builds a partition only when its first rows arrive, so the first batches, before
+        this process has one, are spread by key too.
 
         >>> from dataflows.lake.tables import SensorRow
         >>> sink = LakeSink(Settings(sink_partitions=1))
         >>> parts = [(f"noise-{k}", Rows(sensors=[SensorRow(f"noise-{k}", *[None] * 6)]))
         ...          for k in range(3)]
         >>> [(key, rows.count()) for key, rows in sink.gather(parts)]
-        [('noise-0', 3)]
+        [('lake-0', 3)]
         """
-        partitions = self.settings.sink_partitions
-        groups: dict[int, list[tuple[str, Rows]]] = {}
+        everywhere = sorted(self.list_parts())
+        here = self._built_here or everywhere
+        groups: dict[str, list[Rows]] = {}
         for key, rows in batch:
-            groups.setdefault(self.part_fn(key) % partitions, []).append((key, rows))
+            spread = zlib.crc32(key.encode())
+            if rows.alerts or rows.alert_closures:
+                name = everywhere[spread % len(everywhere)]
+            else:
+                name = here[spread % len(here)]
+            groups.setdefault(name, []).append(rows)
         gathered = []
-        for items in groups.values():
-            if len(items) == 1:
-                gathered.append(items[0])
+        for name, parts in groups.items():
+            if len(parts) == 1:
+                gathered.append((name, parts[0]))
                 continue
             merged = Rows()  # new: the parts also go to the alert steps
-            for _, rows in items:
+            for rows in parts:
                 merged.extend(rows)
-            gathered.append((items[0][0], merged))
+            gathered.append((name, merged))
         return gathered
 
     def build_part(
         self, step_id: str, for_part: str, resume_state: object | None
     ) -> _LakePartition:
         index = int(for_part.removeprefix("lake-"))
+        self._built_here = tuple(sorted({*self._built_here, for_part}))
         return _LakePartition(self.settings, index, resume_state, self.limit_dead_letters)
 
 
