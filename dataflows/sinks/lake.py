@@ -68,11 +68,13 @@ class LakeSink(FixedPartitionedSink[Rows, object]):
     def __init__(self, settings: Settings, limit_dead_letters: bool = True) -> None:
         self.settings = settings
         self.limit_dead_letters = limit_dead_letters
+        self._ordered = sorted(f"lake-{k}" for k in range(settings.sink_partitions))
+        """The partitions' names in the order Bytewax wraps `part_fn` into."""
         self._built_here: tuple[str, ...] = ()
         """The partitions built in this process (its workers share this sink)."""
 
     def list_parts(self) -> list[str]:
-        return [f"lake-{k}" for k in range(self.settings.sink_partitions)]
+        return list(self._ordered)
 
     def part_fn(self, item_key: str) -> int:
         """A partition's name routes to that partition; any other key by its CRC-32.
@@ -83,9 +85,8 @@ class LakeSink(FixedPartitionedSink[Rows, object]):
         >>> sink.part_fn("lake-10"), sorted(sink.list_parts())[2]
         (2, 'lake-10')
         """
-        ordered = sorted(self.list_parts())
-        if item_key in ordered:
-            return ordered.index(item_key)
+        if item_key in self._ordered:
+            return self._ordered.index(item_key)
         return zlib.crc32(item_key.encode())
 
     def gather(self, batch: list[tuple[str, Rows]]) -> list[tuple[str, Rows]]:
@@ -108,7 +109,7 @@ class LakeSink(FixedPartitionedSink[Rows, object]):
         >>> [(key, rows.count()) for key, rows in sink.gather(parts)]
         [('lake-0', 3)]
         """
-        everywhere = sorted(self.list_parts())
+        everywhere = self._ordered
         here = self._built_here or everywhere
         groups: dict[str, list[Rows]] = {}
         for key, rows in batch:
