@@ -118,6 +118,18 @@ class DeviceDistance(base.AnomalyDetector):
     def _metrics(x: dict) -> tuple[str, ...]:
         return tuple(sorted(k for k in x if k != "t"))
 
+    _looked_at: tuple[dict, np.ndarray, np.ndarray, float] | None = None
+    """The last reading scored, its values, deviations and distance, until the next learn.
+
+    The flow scores a reading, asks its distance, then learns it: all three need the same
+    deviations, which cost more than the rest of the detector's work.
+    """
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_looked_at", None)  # a cache, not part of the model
+        return state
+
     def _values(self, x: dict) -> np.ndarray | None:
         if self._precision is None or self._metrics(x) != self._keys:
             return None
@@ -126,9 +138,18 @@ class DeviceDistance(base.AnomalyDetector):
     def _standard(self, values: np.ndarray) -> np.ndarray:
         return (values - self._levels - self._center) / self._scale - self._mean
 
-    def _z(self, x: dict) -> np.ndarray | None:
+    def _look(self, x: dict) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """The values, deviations and distance of `x`; None before warm-up or if it differs."""
+        looked = self._looked_at
+        if looked is not None and looked[0] == x:
+            return looked[1:]
         values = self._values(x)
-        return None if values is None else self._standard(values)
+        if values is None:
+            return None
+        z = self._standard(values)
+        distance = self._distance(z)
+        self._looked_at = (dict(x), values, z, distance)
+        return values, z, distance
 
     def _distance(self, z: np.ndarray) -> float:
         return float(z @ self._precision @ z) / len(z)
@@ -136,34 +157,30 @@ class DeviceDistance(base.AnomalyDetector):
     def _smooth(self, previous: float, distance: float) -> float:
         return self.smoothing * previous + (1.0 - self.smoothing) * distance
 
-    def _ratio(self, x: dict) -> float | None:
-        z = self._z(x)
-        if z is None:
-            return None
-        return self._smooth(self._smoothed, self._distance(z)) / self._reference
-
     def distance(self, x: dict) -> float | None:
         """Unsmoothed distance of `x` relative to the warm-up's largest; None before warm-up.
 
         This is the statistic to watch for change points (see `ChangePoint`).
         """
-        z = self._z(x)
-        return None if z is None else self._distance(z) / self._reference
+        looked = self._look(x)
+        return None if looked is None else looked[2] / self._reference
 
     def score_one(self, x: dict) -> float:
-        ratio = self._ratio(x)
-        if ratio is None:
+        looked = self._look(x)
+        if looked is None:
             return 0.0
+        ratio = self._smooth(self._smoothed, looked[2]) / self._reference
         half = self.alarm_ratio / 2.0
         return ratio * ratio / (ratio * ratio + half * half)
 
     def drivers(self, x: dict, top: int = 2) -> list[str]:
         """The metrics that contribute most to the distance of `x`, largest first."""
-        z = self._z(x)
-        if z is None:
+        looked = self._look(x)
+        if looked is None:
             return []
         keys = self._keys
-        assert keys is not None  # set with the first reading, before `_z` can be
+        assert keys is not None  # set with the first reading, before `_look` can be
+        z = looked[1]
         contributions = z * (self._precision @ z)
         order = np.argsort(-contributions)[:top]
         return [keys[i] for i in order if contributions[i] > 0]
@@ -177,13 +194,14 @@ class DeviceDistance(base.AnomalyDetector):
                 if len(self._seen) >= self.warmup:
                     self._fit_warmup()
             return
-        values = self._values(x)
-        if values is None:
+        looked = self._look(x)
+        self._looked_at = None  # learning changes what a reading's deviations are
+        if looked is None:
             return
-        z = self._standard(values)
+        values, z, distance = looked
         assert self._mean is not None and self._cov is not None  # fitted with the warm-up
         self._follow(values)
-        self._smoothed = self._smooth(self._smoothed, self._distance(z))
+        self._smoothed = self._smooth(self._smoothed, distance)
         if self._smoothed < self._reference and self.alpha > 0:
             self._mean = self._mean + self.alpha * z
             centred = z - self.alpha * z

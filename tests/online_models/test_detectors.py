@@ -236,6 +236,26 @@ def test_device_distance_scores_zero_when_the_set_of_metrics_changes():
     assert model.score_one(x) == 0.0 and model.distance(x) is None and model.drivers(x) == []
 
 
+def test_device_distance_computes_a_reading_once_and_gives_what_computing_it_again_gives():
+    def flow_calls(model: DeviceDistance, x: dict, cache: bool) -> tuple:
+        """The flow's calls for one reading: score, distance, learn, then drivers."""
+        out = []
+        for call in (model.score_one, model.distance, model.learn_one, model.drivers):
+            if not cache:
+                model._looked_at = None  # every call computes the reading anew
+            out.append(call(x))
+        return tuple(out)
+
+    cached, fresh = DeviceDistance(warmup=100), DeviceDistance(warmup=100)
+    readings = list(pump(400)) + [{**x, "pressure": 1.5} for x in pump(100, seed=5)]
+    readings.insert(300, dict(readings[299]))  # a duplicate, scored after its twin's learning
+    for x in readings:
+        seen = flow_calls(cached, x, cache=True)
+        assert seen == flow_calls(fresh, x, cache=False)
+    assert seen[0] > 0.8  # the broken relation was scored
+    assert "_looked_at" not in pickle.loads(pickle.dumps(cached)).__dict__
+
+
 def test_change_point_finds_shifts_up_and_down_and_stays_quiet_on_noise():
     rng = random.Random(2)
     detector = ChangePoint()
