@@ -27,6 +27,7 @@ from bytewax.dataflow import Dataflow
 from dataflows.catalogue.load import default_catalogue, load_catalogue
 from dataflows.catalogue.types import Catalogue
 from dataflows.flow.alerting import AlertPolicy
+from dataflows.flow.cluster_start import wait_for_earlier_processes
 from dataflows.flow.districts import DistrictLogic
 from dataflows.flow.isolation import StepGuard
 from dataflows.flow.maintenance import MaintenanceConfig, MaintenanceLogic, fleet_key
@@ -368,4 +369,5 @@ def build_flow(
         alerting = op.merge("alert_rows", per_sensor, per_asset_type, per_district)
         events = op.flat_map("alert_events", alerting, keyed_events)
         op.output("alerts_topic", events, KafkaAlertSink(settings))
+    wait_for_earlier_processes()  # Bytewax joins the cluster next: see `cluster_start`
     return flow
