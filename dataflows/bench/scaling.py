@@ -15,6 +15,9 @@ flows apart" runs two one-worker flows at once, each reading the whole stream in
 of its own (nothing exchanged, the work split exactly in two: the machine's ceiling for
 two processes), and "busier" is the share of the sensor step's readings that the busier of
 the two processes handled (Bytewax places each sensor on a process by a hash of its id).
+Last, `placement` says how unevenly that hash splits the simulator's sensor ids between two
+workers at other sizes of city (each id counted once), so that the split at the measured
+size can be told from luck.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Sequence
 
 from dataflows import lake
 from dataflows.bench.memory import progress
@@ -42,6 +48,8 @@ LAKE_NAMES = {"sqlite": "SQLite lake", "server": "PostgreSQL + S3 lake"}
 
 FLOW = "dataflows.flow.city:build_flow()"
 SHAPES = ("1 worker", "2 workers", "2 processes", "2 flows apart")
+PLACEMENT_SIZES = (100, 200, 400, 1_000, 2_000, 4_000, 10_000)
+"""City sizes (sensors) at which `placement` splits the simulator's ids between two workers."""
 TARGET_TWO_PROCESSES = 1.6
 """Issue target: two processes at least 1.6 times one process on the Kafka flow (2 cores)."""
 
@@ -146,6 +154,37 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def placement(sizes: Sequence[int], seed: int) -> dict[int, float]:
+    """The share of the simulator's sensor ids that Bytewax puts on the busier of two workers.
+
+    For each city size, its ids go through a keyed step of a two-worker flow, as the sensor
+    step's readings do (Bytewax 0.21 routes a key by a hash of it; two workers of one process
+    or one worker in each of two processes are the same two workers to it).
+
+    >>> shares = placement([40], seed=7)
+    >>> 0.5 <= shares[40] <= 1.0
+    True
+    """
+    import bytewax.operators as op
+    from bytewax.dataflow import Dataflow
+    from bytewax.testing import TestingSink, TestingSource, cluster_main
+
+    from dataflows.simulator.city import City
+
+    shares = {}
+    for size in sizes:
+        ids = [sensor.sensor_id for sensor in City(seed, size).sensors]
+        flow = Dataflow("placement")
+        keyed = op.input("ids", flow, TestingSource([(sensor_id, None) for sensor_id in ids]))
+        placed = op.stateful_map("place", keyed, lambda state, _: (state, threading.get_ident()))
+        workers: list[tuple[str, int]] = []
+        op.output("workers", placed, TestingSink(workers))
+        cluster_main(flow, [], 0, worker_count_per_proc=2)
+        per_worker = Counter(worker for _, worker in workers)
+        shares[size] = max(per_worker.values()) / len(ids)
+    return shares
+
+
 def scaling(
     sensors: int,
     hours: float,
@@ -219,6 +258,10 @@ def scaling(
                 figures[f"{key}_cores"] = round(run["cores"], 2)
                 if "busier" in run:
                     figures[f"{key}_busier_share"] = round(run["busier"], 3)
+    sizes = sorted({*PLACEMENT_SIZES, sensors})
+    progress(f"scaling: how Bytewax splits the ids of {', '.join(map(str, sizes))} sensors ...")
+    for size, share in placement(sizes, Settings().sim_seed).items():
+        figures[f"scaling_placement_{size}_sensors_busier_share"] = round(share, 3)
     return figures
 
 
@@ -252,6 +295,14 @@ def print_table(figures: dict) -> None:
                 cells.append(f"{rate:>10,} {ratio:>5.2f}x {figures[f'{name}_cores']:>4.2f} cores")
             label = f"{source} flow, {LAKE_NAMES[lake_kind]}"
             print(f"{label:46}" + "".join(f"{c:>26}" for c in cells))
+    placed = {
+        int(name.split("_")[2]): share
+        for name, share in figures.items()
+        if name.startswith("scaling_placement_")
+    }
+    if placed:
+        shares = ", ".join(f"{size:,}: {share:.1%}" for size, share in sorted(placed.items()))
+        print(f"sensor ids on the busier of two workers (sensors: share): {shares}")
     for lake_kind in LAKES:
         two = _key("kafka", lake_kind, "2 processes")
         if f"{two}_ratio" in figures:

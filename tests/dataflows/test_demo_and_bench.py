@@ -180,3 +180,5 @@ def test_the_scaling_bench_runs_every_shape_on_both_flows_and_both_lakes(kafka):
                 assert 0 < figures[f"scaling_{source}_{where}{shape}_cores"] <= os.cpu_count()
             # each process handled some of the sensors, the busier at least half of them
             assert 0.5 <= figures[f"scaling_{source}_{where}2_processes_busier_share"] < 1
+    for size in (20, 400, 10_000):  # the measured size, and the hash's split at others
+        assert 0.5 <= figures[f"scaling_placement_{size}_sensors_busier_share"] <= 1
