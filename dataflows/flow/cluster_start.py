@@ -22,6 +22,7 @@ as before.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import time
 from collections.abc import Sequence
@@ -39,7 +40,15 @@ def earlier_local_ports(argv: Sequence[str] | None = None) -> list[int]:
     """The ports of the processes this one connects to (lower ids) that run on this machine."""
     process = bytewax_run_option("-i", "--process-id", "BYTEWAX_PROCESS_ID", argv)
     addresses = bytewax_run_option("-a", "--addresses", "BYTEWAX_ADDRESSES", argv)
-    if process is None or not process.isdigit() or addresses is None:
+    if process is None or not process.isdigit():
+        return []
+    if addresses is None and os.environ.get("BYTEWAX_HOSTFILE_PATH"):  # as `bytewax.run` does
+        try:
+            lines = Path(os.environ["BYTEWAX_HOSTFILE_PATH"]).read_text().splitlines()
+        except OSError:
+            return []
+        addresses = ";".join(line.strip() for line in lines if line.strip())
+    if not addresses:
         return []
     ports = []
     for address in addresses.split(";")[: int(process)]:

@@ -71,6 +71,13 @@ def test_only_lower_process_ids_on_this_machine_are_waited_for():
     assert earlier_local_ports(["pytest", "-i", "1", "-a", f"{local};{local}"]) == []
 
 
+def test_the_addresses_may_come_from_bytewaxs_host_file(tmp_path, monkeypatch):
+    hosts = tmp_path / "hosts"
+    hosts.write_text("localhost:2101\n\nlocalhost:2102\n")
+    monkeypatch.setenv("BYTEWAX_HOSTFILE_PATH", str(hosts))
+    assert earlier_local_ports([RUN, "flow:build()", "-i", "1"]) == [2101]
+
+
 def two_process_flow() -> Dataflow:
     """A small flow that, like the city's, waits for the earlier processes when built."""
     flow = Dataflow("cluster_start")
